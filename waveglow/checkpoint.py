@@ -1,0 +1,348 @@
+"""Reading and writing WaveGlow checkpoints.
+
+Formats read (all without NVIDIA's code, none unpickled unsafely — see `safe_pickle`):
+  nvidia      NVIDIA/waveglow release and train.py files: {'model': pickled glow.WaveGlow, ...}, legacy weight norm
+  dle         DeepLearningExamples: {'state_dict': {'module.…'}, 'config': {...}}, cond conv split per layer
+  state_dict  a bare state dict in NVIDIA's key layout
+  ours        a directory written by `save_waveglow`: config.json + model.safetensors
+Older NVIDIA layouts (per-layer `cond_layers`, separate `res_layers`/`skip_layers`) are merged on the way in.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ConfigError, WaveGlowConfig
+from .safe_pickle import CheckpointError, PickledObject, safe_torch_load
+
+FORMAT_NAME = "waveglow-toolkit"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+__all__ = ["CheckpointError", "CheckpointInfo", "load_waveglow", "save_waveglow", "read_state_dict"]
+
+
+@dataclass
+class CheckpointInfo:
+    """What `waveglow info` reports about a file."""
+
+    path: str
+    source_format: str
+    config: WaveGlowConfig | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. iteration, epoch
+
+
+# ---- raw state dicts -------------------------------------------------------------------------------------------------
+def _flatten_pickled_module(obj: PickledObject, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Parameters and buffers of an unpickled module tree, keyed like `state_dict()` (read from data only)."""
+    out: dict[str, torch.Tensor] = {}
+    for group in ("_parameters", "_buffers"):
+        for name, value in (obj.get(group) or {}).items():
+            if isinstance(value, torch.Tensor):
+                out[prefix + name] = value
+    for name, child in (obj.get("_modules") or {}).items():
+        if isinstance(child, PickledObject):
+            out.update(_flatten_pickled_module(child, f"{prefix}{name}."))
+    return out
+
+
+def _module_attributes(obj: PickledObject) -> dict[str, Any]:
+    state = obj.state if isinstance(obj.state, dict) else {}
+    return {k: v for k, v in state.items()
+            if isinstance(k, str) and not k.startswith("_") and isinstance(v, (int, float, str, bool, tuple))}
+
+
+def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # DistributedDataParallel wraps as `module.`; DLE also saw `module.1.` from nn.Sequential wrappers.
+    for prefix in ("module.1.", "module."):
+        if state and all(k.startswith(prefix) for k in state):
+            return {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def read_state_dict(path: str | Path, map_location="cpu") -> tuple[dict[str, torch.Tensor], CheckpointInfo, dict]:
+    """(raw state dict in NVIDIA's key layout, info, hints) from a .pt/.pth file of any supported format.
+
+    hints: config values found in the file (DLE's 'config', attributes of a pickled NVIDIA module).
+    """
+    obj = safe_torch_load(path, map_location=map_location)
+    info = CheckpointInfo(path=str(path), source_format="?")
+    hints: dict[str, Any] = {}
+    if isinstance(obj, PickledObject):
+        obj = {"model": obj}
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict or a pickled WaveGlow module, got {type(obj).__name__}")
+    for key in ("iteration", "epoch", "learning_rate"):
+        if isinstance(obj.get(key), (int, float)):
+            info.extra[key] = obj[key]
+
+    model = obj.get("model")
+    if isinstance(model, PickledObject):
+        info.source_format = "nvidia"
+        info.extra["class"] = model.classname
+        state = _flatten_pickled_module(model)
+        attrs = _module_attributes(model)
+        hints.update({k: attrs[k] for k in ("n_flows", "n_group", "n_early_every", "n_early_size") if k in attrs})
+        upsample = (model.get("_modules") or {}).get("upsample")
+        if isinstance(upsample, PickledObject) and isinstance(upsample.get("stride"), tuple):
+            hints["hop_length"] = upsample.get("stride")[0]
+    elif isinstance(obj.get("state_dict"), dict):
+        info.source_format = "dle" if "config" in obj else "state_dict"
+        state = dict(obj["state_dict"])
+        if isinstance(obj.get("config"), dict):
+            hints.update(obj["config"])
+    elif isinstance(model, dict):
+        info.source_format = "state_dict"
+        state = dict(model)
+    elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        info.source_format = "state_dict"
+        state = dict(obj)
+    else:
+        raise CheckpointError(f"{path}: no WaveGlow weights found (top-level keys: {sorted(map(str, obj))}); "
+                              "expected 'model' (NVIDIA), 'state_dict' (DeepLearningExamples) or a state dict")
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path}: state dict entry '{bad[0]}' is not a tensor")
+    return _strip_prefixes(state), info, hints
+
+
+# ---- normalisation to one layout --------------------------------------------------------------------------------------
+def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Replace every (weight_g, weight_v) pair, legacy or parametrization-style, by weight = g * v / ||v||.
+
+    Uses torch's own `_weight_norm` kernel, the one NVIDIA's hooks call, so the folded weights are bit-identical to
+    what NVIDIA computes before each forward. A stale plain `weight` next to the pair is discarded.
+    """
+    out = dict(state)
+    pairs = [(k[: -len("weight_g")], "weight_g", "weight_v") for k in state if k.endswith(".weight_g")]
+    pairs += [(k[: -len("parametrizations.weight.original0")], "parametrizations.weight.original0",
+               "parametrizations.weight.original1") for k in state if k.endswith(".parametrizations.weight.original0")]
+    for prefix, g_name, v_name in pairs:
+        g, v = out.pop(prefix + g_name), out.pop(prefix + v_name, None)
+        if v is None:
+            raise CheckpointError(f"'{prefix}{g_name}' has no matching '{prefix}{v_name}'")
+        out[prefix + "weight"] = torch._weight_norm(v, g, 0)
+    return out
+
+
+def _indexed(state: dict, pattern: str) -> dict[tuple[int, ...], str]:
+    regex = re.compile(pattern)
+    found = {}
+    for key in state:
+        m = regex.fullmatch(key)
+        if m:
+            found[tuple(int(x) for x in m.groups()[:-1])] = m.groups()[-1]
+    return found
+
+
+def merge_legacy_layers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per-layer `cond_layers.i` (DLE, early NVIDIA) -> fused `cond_layer`; `res_layers`/`skip_layers` (NVIDIA
+    before res_skip_layers) -> `res_skip_layers` (rows: residual then skip; the last layer has skip only)."""
+    out = dict(state)
+    flows = sorted({int(m.group(1)) for k in state for m in [re.match(r"WN\.(\d+)\.", k)] if m})
+    for k in flows:
+        p = f"WN.{k}."
+        cond = sorted(int(m.group(1)) for key in state for m in [re.fullmatch(re.escape(p) + r"cond_layers\.(\d+)\.weight", key)] if m)
+        if cond:
+            for name in ("weight", "bias"):
+                parts = [out.pop(f"{p}cond_layers.{i}.{name}") for i in cond if f"{p}cond_layers.{i}.{name}" in out]
+                if parts:
+                    out[f"{p}cond_layer.{name}"] = torch.cat(parts, 0)
+        skips = sorted(int(m.group(1)) for key in state for m in [re.fullmatch(re.escape(p) + r"skip_layers\.(\d+)\.weight", key)] if m)
+        for i in skips:
+            for name in ("weight", "bias"):
+                skip = out.pop(f"{p}skip_layers.{i}.{name}")
+                res = out.pop(f"{p}res_layers.{i}.{name}", None)
+                out[f"{p}res_skip_layers.{i}.{name}"] = skip if res is None else torch.cat([res, skip], 0)
+    return out
+
+
+def _require(state: dict, key: str, path) -> torch.Tensor:
+    if key not in state:
+        raise CheckpointError(f"{path}: missing tensor '{key}'")
+    return state[key]
+
+
+def infer_config(state: dict[str, torch.Tensor], hints: dict[str, Any], path) -> WaveGlowConfig:
+    """Hyper-parameters from tensor shapes (NVIDIA layout, weight norm folded); hints only fill what shapes cannot
+    tell (hop length, early sizes when no flow drops channels) and must agree with the shapes otherwise."""
+    if "upsample.weight" not in state:
+        raise CheckpointError(f"{path}: not a WaveGlow checkpoint (no 'upsample.weight'; first keys: "
+                              f"{list(state)[:3]})")
+    up = state["upsample.weight"]
+    if up.dim() != 3 or up.shape[0] != up.shape[1]:
+        raise CheckpointError(f"{path}: 'upsample.weight' should be [n_mel, n_mel, kernel], got {list(up.shape)}")
+    n_mel, kernel = up.shape[0], up.shape[2]
+    flows = sorted({int(m.group(1)) for k in state for m in [re.match(r"convinv\.(\d+)\.conv\.weight$", k)] if m})
+    if not flows or flows != list(range(len(flows))):
+        raise CheckpointError(f"{path}: expected tensors 'convinv.0.conv.weight' … in sequence, found flows {flows}")
+    channels = [state[f"convinv.{k}.conv.weight"].shape[0] for k in flows]
+    n_group = channels[0]
+    drops = [k for k in range(1, len(channels)) if channels[k] != channels[k - 1]]
+    if drops:
+        n_early_every, n_early_size = drops[0], channels[drops[0] - 1] - channels[drops[0]]
+    else:
+        n_early_every = int(hints.get("n_early_every", len(flows)))
+        n_early_size = int(hints.get("n_early_size", 0))
+    in_layers = sorted({int(m.group(1)) for k in state for m in [re.fullmatch(r"WN\.0\.in_layers\.(\d+)\.weight", k)] if m})
+    if not in_layers:
+        raise CheckpointError(f"{path}: missing tensor 'WN.0.in_layers.0.weight' (or weight_g/weight_v)")
+    start = _require(state, "WN.0.start.weight", path)
+    wn_kernel = state["WN.0.in_layers.0.weight"].shape[2]
+    values = dict(n_mel_channels=n_mel, n_flows=len(flows), n_group=n_group, n_early_every=n_early_every,
+                  n_early_size=n_early_size, n_layers=len(in_layers), n_channels=start.shape[0],
+                  kernel_size=wn_kernel, upsample_kernel_size=kernel,
+                  hop_length=int(hints.get("hop_length", 256)))
+    # A file's own config must agree with its tensors; n_early_* are only checkable when some flow drops channels.
+    wn_hints = hints.get("WN_config") if isinstance(hints.get("WN_config"), dict) else {}
+    checkable = ["n_mel_channels", "n_flows", "n_group", "n_layers", "n_channels", "kernel_size"]
+    if drops:
+        checkable += ["n_early_every", "n_early_size"]
+    for name, value in {**hints, **wn_hints}.items():
+        if name in checkable and isinstance(value, int) and value != values[name]:
+            raise CheckpointError(f"{path}: the file's config says {name}={value} but its tensors imply "
+                                  f"{name}={values[name]}")
+    if "sampling_rate" in hints and isinstance(hints["sampling_rate"], int):
+        values["sampling_rate"] = hints["sampling_rate"]
+    try:
+        config = WaveGlowConfig(**values)
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: inconsistent shapes: {exc}") from None
+    if config.channels_per_flow() != channels:
+        raise CheckpointError(f"{path}: 1x1-conv sizes {channels} do not follow one early-output rule "
+                              f"(n_early_every={n_early_every}, n_early_size={n_early_size})")
+    return config
+
+
+def nvidia_to_ours(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """NVIDIA key layout (weight norm folded) -> this package's `WaveGlow.state_dict()` keys."""
+    out = {}
+    for key, value in state.items():
+        m = re.fullmatch(r"convinv\.(\d+)\.conv\.weight", key)
+        if m:
+            out[f"convinv.{m.group(1)}.weight"] = value.reshape(value.shape[0], value.shape[1])
+            continue
+        m = re.fullmatch(r"WN\.(\d+)\.(.*)", key)
+        out[f"couplings.{m.group(1)}.net.{m.group(2)}" if m else key] = value
+    return out
+
+
+def ours_to_nvidia(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """This package's keys -> NVIDIA's layout with plain weights (what `remove_weightnorm` leaves)."""
+    out = {}
+    for key, value in state.items():
+        m = re.fullmatch(r"convinv\.(\d+)\.weight", key)
+        if m:
+            out[f"convinv.{m.group(1)}.conv.weight"] = value.unsqueeze(-1)
+            continue
+        m = re.fullmatch(r"couplings\.(\d+)\.net\.(.*)", key)
+        out[f"WN.{m.group(1)}.{m.group(2)}" if m else key] = value
+    return out
+
+
+def _build(config: WaveGlowConfig, state: dict[str, torch.Tensor], path, map_location) -> "WaveGlow":
+    from .model import WaveGlow
+
+    model = WaveGlow(config)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: tensors do not match the inferred WaveGlow config "
+                              f"(missing: {missing[:5]}, unexpected: {unexpected[:5]})")
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise CheckpointError(f"{path}: tensor '{key}' has shape {list(tensor.shape)}, "
+                                  f"expected {list(expected[key].shape)}")
+        if not tensor.is_floating_point():
+            raise CheckpointError(f"{path}: tensor '{key}' has dtype {tensor.dtype}, expected floating point")
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    return model.to(map_location).eval()
+
+
+# ---- public entry points -------------------------------------------------------------------------------------------
+def _is_ours(path: Path) -> bool:
+    return path.is_dir() or path.suffix == ".safetensors" or path.name == CONFIG_FILE
+
+
+def load_waveglow(path: str | Path, map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
+    """(model in eval mode on `map_location`, info) for any supported format. Raises CheckpointError."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or directory")
+    if _is_ours(path):
+        return _load_ours(path, map_location)
+    state, info, hints = read_state_dict(path, map_location="cpu")
+    state = merge_legacy_layers(fold_weight_norm(state))
+    config = infer_config(state, hints, path)
+    info.config = config
+    return _build(config, nvidia_to_ours(state), path, map_location), info
+
+
+def _load_ours(path: Path, map_location) -> tuple["WaveGlow", CheckpointInfo]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = path if path.is_dir() else path.parent
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    for required in (config_path, weights_path):
+        if not required.is_file():
+            raise CheckpointError(f"{directory}: missing {required.name} (expected a directory written by "
+                                  "save_pretrained / `waveglow convert`)")
+    try:
+        data = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{config_path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{config_path}: expected a JSON object")
+    data = dict(data)
+    data.pop("format", None)
+    data.pop("format_version", None)
+    try:
+        config = WaveGlowConfig.from_dict(data, source=str(config_path))
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
+    try:
+        state = load_file(str(weights_path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights_path}: not a readable safetensors file ({exc})") from None
+    info = CheckpointInfo(path=str(directory), source_format="ours", config=config)
+    return _build(config, state, weights_path, map_location), info
+
+
+def save_waveglow(model, directory: str | Path) -> Path:
+    """Write `config.json` and `model.safetensors` into `directory` (created if needed). Each file is written to a
+    temporary name and renamed, so an interrupted save never leaves a half-written file under the final name."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    had_weight_norm = any(torch.nn.utils.parametrize.is_parametrized(m) for m in model.modules())
+    if had_weight_norm:
+        raise ValueError("call remove_weight_norm() before save_pretrained (the saved format holds plain weights)")
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    config = {"format": FORMAT_NAME, "format_version": 1, **model.config.to_dict()}
+    _atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT_NAME}))
+    _atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2) + "\n"))
+    return directory
+
+
+def _atomic_write(target: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,30 @@
+"""`waveglow convert IN OUT`: any supported checkpoint -> our format (config.json + model.safetensors)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "convert an NVIDIA / DeepLearningExamples checkpoint to config.json + model.safetensors"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("input", help="checkpoint to read (any supported format)")
+    parser.add_argument("output", help="directory to write config.json and model.safetensors into")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint in OUTPUT")
+
+
+def run(args) -> int:
+    from waveglow.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_waveglow
+    from waveglow.cli import UserError
+
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a directory")
+    if not args.overwrite and any((out / name).exists() for name in (CONFIG_FILE, WEIGHTS_FILE)):
+        raise UserError(f"{out}: already holds a checkpoint (use --overwrite to replace it)")
+    model, info = load_waveglow(args.input)
+    try:
+        model.save_pretrained(out)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    print(f"{args.input} ({info.source_format}, {model.num_parameters():,} parameters) -> {out}")
+    return 0

@@ -1,0 +1,110 @@
+"""WaveGlow hyper-parameters as JSON data (NVIDIA's constructor arguments plus what they hard-code)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WN_KEYS = ("n_layers", "n_channels", "kernel_size")
+
+
+class ConfigError(ValueError):
+    """A configuration value that is missing, unknown or inconsistent; the message names the field."""
+
+
+@dataclass(frozen=True)
+class WaveGlowConfig:
+    """Defaults are NVIDIA's official LJSpeech WaveGlow (12 flows, 8 WN layers of 256 channels, 80 mels)."""
+
+    n_mel_channels: int = 80
+    n_flows: int = 12
+    n_group: int = 8
+    n_early_every: int = 4
+    n_early_size: int = 2
+    n_layers: int = 8  # WN_config
+    n_channels: int = 256  # WN_config
+    kernel_size: int = 3  # WN_config
+    upsample_kernel_size: int = 1024  # NVIDIA hard-codes ConvTranspose1d(n_mel, n_mel, 1024, stride=256)
+    hop_length: int = 256  # the upsampler's stride: audio samples per mel frame
+    sampling_rate: int = 22050
+    permutation: str = "conv1x1"  # "conv1x1" (NVIDIA) or "lu" (LU-parameterised)
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int) and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"config field '{f.name}' must be an integer, got {value!r}")
+        positive = ("n_mel_channels", "n_flows", "n_group", "n_early_every", "n_layers", "n_channels",
+                    "kernel_size", "upsample_kernel_size", "hop_length", "sampling_rate")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config field '{name}' must be >= 1, got {getattr(self, name)}")
+        if self.n_early_size < 0:
+            raise ConfigError(f"config field 'n_early_size' must be >= 0, got {self.n_early_size}")
+        if self.kernel_size % 2 != 1:
+            raise ConfigError(f"config field 'kernel_size' must be odd, got {self.kernel_size}")
+        if self.hop_length % self.n_group:
+            raise ConfigError(f"config field 'hop_length' ({self.hop_length}) must be a multiple of "
+                              f"n_group ({self.n_group})")
+        if self.upsample_kernel_size < self.hop_length:
+            raise ConfigError("config field 'upsample_kernel_size' must be >= hop_length")
+        if self.permutation not in ("conv1x1", "lu"):
+            raise ConfigError(f"config field 'permutation' must be 'conv1x1' or 'lu', got {self.permutation!r}")
+        if min(self.channels_per_flow()) < 2:
+            raise ConfigError(f"n_group={self.n_group} leaves fewer than 2 channels after the early outputs "
+                              f"(n_early_every={self.n_early_every}, n_early_size={self.n_early_size})")
+
+    def is_early_output(self, flow: int) -> bool:
+        """Whether n_early_size channels leave the flow before flow `flow` (NVIDIA: every n_early_every, not at 0)."""
+        return flow > 0 and flow % self.n_early_every == 0 and self.n_early_size > 0
+
+    def channels_per_flow(self) -> list[int]:
+        """Channels entering each flow's 1x1 conv, e.g. [8, 8, 8, 8, 6, 6, 6, 6, 4, 4, 4, 4] for the default."""
+        channels, remaining = [], self.n_group
+        for k in range(self.n_flows):
+            if self.is_early_output(k):
+                remaining -= self.n_early_size
+            channels.append(remaining)
+        return channels
+
+    def to_dict(self) -> dict[str, Any]:
+        """NVIDIA's layout (WN_config nested) plus our extra fields."""
+        d = dataclasses.asdict(self)
+        wn = {k: d.pop(k) for k in WN_KEYS}
+        out = {k: d[k] for k in ("n_mel_channels", "n_flows", "n_group", "n_early_every", "n_early_size")}
+        out["WN_config"] = wn
+        out.update({k: v for k, v in d.items() if k not in out})
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "WaveGlowConfig":
+        """Accepts NVIDIA's nested `WN_config` or flat keys; an unknown key is an error naming it."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        flat = dict(data)
+        wn = flat.pop("WN_config", {})
+        if not isinstance(wn, dict):
+            raise ConfigError(f"{source}: 'WN_config' must be an object")
+        for key, value in wn.items():
+            if key not in WN_KEYS:
+                raise ConfigError(f"{source}: unknown field 'WN_config.{key}'")
+            flat[key] = value
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in flat:
+            if key not in names:
+                raise ConfigError(f"{source}: unknown field '{key}' (known: {', '.join(sorted(names))})")
+        try:
+            return cls(**flat)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "WaveGlowConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        return cls.from_dict(data, source=str(path))

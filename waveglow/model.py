@@ -1,0 +1,186 @@
+"""WaveGlow (Prenger, Valle & Catanzaro 2019): a flow from audio to Gaussian noise, conditioned on a mel spectrogram.
+
+Built from the shared flow layers: `InvertibleConv1x1` (or its LU form) then `AffineCoupling(WN)` per flow, with
+n_early_size channels leaving every n_early_every flows. Numerically it follows NVIDIA's reference, including the
+order in which `infer` draws its noise, so the same seed or the same latent gives NVIDIA's audio.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import WaveGlowConfig
+from .coupling import AffineCoupling
+from .flow import zero_logdet
+from .invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
+from .squeeze import group_frames, group_samples, ungroup_samples
+from .wavenet import WN
+
+
+class WaveGlow(nn.Module):
+    """mel [B, n_mel, F] <-> audio [B, F * hop_length]; the latent z is in forward layout [B, n_group, T / n_group].
+
+    Convolutions carry plain weights: NVIDIA's weight norm is folded when checkpoints load
+    (see `apply_weight_norm` to train under it again).
+    """
+
+    def __init__(self, config: WaveGlowConfig | None = None, **overrides):
+        super().__init__()
+        if config is None:
+            config = WaveGlowConfig.from_dict(overrides)
+        elif overrides:
+            raise TypeError("pass either a WaveGlowConfig or keyword overrides, not both")
+        self.config = config
+        c = config
+        self.upsample = nn.ConvTranspose1d(c.n_mel_channels, c.n_mel_channels, c.upsample_kernel_size,
+                                           stride=c.hop_length)
+        conv_class = LUInvertibleConv1x1 if c.permutation == "lu" else InvertibleConv1x1
+        self.convinv = nn.ModuleList()
+        self.couplings = nn.ModuleList()
+        for channels in c.channels_per_flow():
+            n_a = channels // 2
+            self.convinv.append(conv_class(channels))
+            net = WN(n_a, c.n_mel_channels * c.n_group, 2 * (channels - n_a), c.n_layers, c.n_channels,
+                     c.kernel_size)
+            self.couplings.append(AffineCoupling(net, scale="exp"))
+        self.n_remaining_channels = c.channels_per_flow()[-1]
+
+    # ---- conditioning -------------------------------------------------------------------------------------------
+    def _check_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        if not isinstance(mel, torch.Tensor):
+            raise TypeError(f"mel must be a torch.Tensor, got {type(mel).__name__}")
+        if mel.dim() == 2:
+            mel = mel.unsqueeze(0)
+        if mel.dim() != 3 or mel.shape[1] != self.config.n_mel_channels:
+            raise ValueError(f"mel must be [B, {self.config.n_mel_channels}, frames] or "
+                             f"[{self.config.n_mel_channels}, frames], got {list(mel.shape)}")
+        if mel.shape[2] < 1:
+            raise ValueError("mel has no frames")
+        return mel
+
+    def condition(self, mel: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """mel [B, n_mel, F] -> grouped conditioning [B, n_mel * n_group, n_samples / n_group]."""
+        cond = self.upsample(mel.to(self.upsample.weight.dtype))
+        if cond.shape[2] < n_samples:
+            raise ValueError(f"{mel.shape[2]} mel frames cover {cond.shape[2]} samples, fewer than the "
+                             f"{n_samples} audio samples given")
+        return group_frames(cond[..., :n_samples], self.config.n_group)
+
+    # ---- training direction ---------------------------------------------------------------------------------------
+    def forward(self, audio: torch.Tensor, mel: torch.Tensor):
+        """audio [B, T] (T a multiple of n_group), mel [B, n_mel, >= T / hop + 1] -> (z [B, n_group, T / n_group],
+        logdet [B]): per item, the sum over flows of log s (couplings) and (T / n_group) log|det W| (1x1 convs)."""
+        mel = self._check_mel(mel)
+        cond = self.condition(mel, audio.shape[-1])
+        x = group_samples(audio, self.config.n_group)
+        logdet = zero_logdet(x)
+        early = []
+        for k, (conv, coupling) in enumerate(zip(self.convinv, self.couplings)):
+            if self.config.is_early_output(k):
+                early.append(x[:, : self.config.n_early_size])
+                x = x[:, self.config.n_early_size:]
+            x, conv_logdet = conv(x)
+            x, coupling_logdet = coupling(x, cond)
+            logdet = logdet + conv_logdet + coupling_logdet
+        early.append(x)
+        return torch.cat(early, 1), logdet
+
+    @staticmethod
+    def loss(z: torch.Tensor, logdet: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+        """NVIDIA's WaveGlowLoss: (sum z^2 / (2 sigma^2) - sum logdet) / z.numel(), a mean negative log-likelihood
+        per sample without the constant 0.5 log(2 pi sigma^2). Unlike NVIDIA's, nothing is modified in place."""
+        return (z.float().pow(2).sum() / (2 * sigma**2) - logdet.sum()) / z.numel()
+
+    # ---- inference --------------------------------------------------------------------------------------------------
+    def _early_slices(self) -> dict[int, slice]:
+        """flow index -> channels of the forward-layout z that leave before that flow."""
+        size, slices, start = self.config.n_early_size, {}, 0
+        for k in range(self.config.n_flows):
+            if self.config.is_early_output(k):
+                slices[k] = slice(start, start + size)
+                start += size
+        return slices
+
+    def draw_latent(self, batch: int, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard normal z [batch, n_group, steps] drawn in NVIDIA's order (final channels first, then the early
+        ones from the last flow backwards), on the CPU generator so a seed gives the same audio on every device."""
+        z = torch.empty(batch, self.config.n_group, steps)
+        z[:, self.config.n_group - self.n_remaining_channels:] = torch.randn(
+            batch, self.n_remaining_channels, steps, generator=generator)
+        for k, channels in sorted(self._early_slices().items(), reverse=True):
+            z[:, channels] = torch.randn(batch, channels.stop - channels.start, steps, generator=generator)
+        return z
+
+    @torch.no_grad()
+    def infer(self, mel: torch.Tensor, sigma: float = 0.666, z: torch.Tensor | None = None,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+        """mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop_length] in [-1, 1]-ish float.
+
+        z: latent [B, n_group, F * hop_length / n_group] in forward layout (default: drawn with `draw_latent`,
+        using `generator` or the global CPU RNG); it is scaled by sigma, as NVIDIA does.
+        """
+        mel = self._check_mel(mel)
+        c = self.config
+        n_samples = mel.shape[2] * c.hop_length
+        cond = self.condition(mel, n_samples)
+        steps = n_samples // c.n_group
+        if z is None:
+            z = self.draw_latent(mel.shape[0], steps, generator)
+        elif tuple(z.shape) != (mel.shape[0], c.n_group, steps):
+            raise ValueError(f"z must be [{mel.shape[0]}, {c.n_group}, {steps}] for this mel, got {list(z.shape)}")
+        z = z.to(device=cond.device, dtype=cond.dtype)
+        slices = self._early_slices()
+        x = sigma * z[:, c.n_group - self.n_remaining_channels:]
+        for k in reversed(range(c.n_flows)):
+            x = self.couplings[k].inverse(x, cond)
+            x = self.convinv[k].inverse(x)
+            if k in slices:
+                x = torch.cat([sigma * z[:, slices[k]], x], 1)
+        return ungroup_samples(x)
+
+    # ---- weight norm (training) -------------------------------------------------------------------------------------
+    def apply_weight_norm(self) -> "WaveGlow":
+        """Re-parameterise the WN convolutions as g * v / ||v|| (as NVIDIA trains); `remove_weight_norm` folds back."""
+        for coupling in self.couplings:
+            for conv in coupling.net.weight_normed_convs():
+                nn.utils.parametrizations.weight_norm(conv, name="weight", dim=0)
+        return self
+
+    def remove_weight_norm(self) -> "WaveGlow":
+        for coupling in self.couplings:
+            for conv in coupling.net.weight_normed_convs():
+                if nn.utils.parametrize.is_parametrized(conv, "weight"):
+                    nn.utils.parametrize.remove_parametrizations(conv, "weight", leave_parametrized=True)
+        return self
+
+    # ---- files ------------------------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path, map_location="cpu") -> "WaveGlow":
+        """Load our format (directory with config.json + model.safetensors), an NVIDIA/waveglow release or train.py
+        file, or a DeepLearningExamples checkpoint. Config comes from tensor shapes; nothing is unpickled unsafely."""
+        from .checkpoint import load_waveglow
+
+        return load_waveglow(path, map_location=map_location)[0]
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write `config.json` + `model.safetensors` (weight norm folded) to `directory`, atomically per file."""
+        from .checkpoint import save_waveglow
+
+        return save_waveglow(self, directory)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+class WaveGlowLoss(nn.Module):
+    """Module form of `WaveGlow.loss` taking forward's output: `WaveGlowLoss(sigma)((z, logdet))`."""
+
+    def __init__(self, sigma: float = 1.0):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, model_output) -> torch.Tensor:
+        z, logdet = model_output
+        return WaveGlow.loss(z, logdet, self.sigma)
