@@ -33,12 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from data.errors import DataError
     from waveglow.checkpoint import CheckpointError
+    from waveglow.config import ConfigError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args._module.run(args) or 0)
-    except (UserError, CheckpointError, FileNotFoundError) as exc:
+    except (UserError, CheckpointError, ConfigError, DataError, FileNotFoundError) as exc:
         print(f"waveglow {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and closed early
