@@ -22,3 +22,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_dtype():
+    """A test that changes torch's default dtype must not leak it into the tests after it."""
+    dtype = torch.get_default_dtype()
+    yield
+    torch.set_default_dtype(dtype)

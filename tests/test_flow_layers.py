@@ -5,11 +5,10 @@ import torch
 from waveglow import (WN, ActNorm, AffineCoupling, FlowSequential, GroupSamples, InvertibleConv1x1,
                       LUInvertibleConv1x1, Squeeze2d, WaveGlow, WaveGlowConfig)
 
-torch.set_default_dtype(torch.float64)
-
 
 @pytest.fixture(autouse=True)
 def _float64():
+    # Per test, never at import: a module-level default dtype would leak into every module collected after it.
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(torch.float32)
