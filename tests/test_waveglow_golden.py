@@ -127,3 +127,20 @@ def test_wrong_mel_shape_is_a_clear_error(model):
         model.infer(torch.zeros(1, 80, 10))
     with pytest.raises(ValueError, match="z must be"):
         model.infer(t("infer_mel"), z=torch.zeros(1, 8, 10))
+
+
+def snr_db(reference, test):
+    return 10 * torch.log10(reference.pow(2).sum() / (test - reference).pow(2).sum()).item()
+
+
+def test_bf16_network_precision_is_accurate_and_scoped(model):
+    fp32 = model.infer(t("infer_mel"), sigma=0.6, z=t("infer_z"))
+    bf16 = model.infer(t("infer_mel"), sigma=0.6, z=t("infer_z"), precision="bf16")
+    assert bf16.dtype == torch.float32
+    assert 30 <= snr_db(fp32, bf16) < 200  # really computed in bf16 (not bit-equal), yet >= 30 dB
+    assert all(c.network_dtype is None for c in model.couplings)  # the setting does not outlive the call
+    with model.network_precision("bf16"):
+        assert torch.equal(model.infer(t("infer_mel"), sigma=0.6, z=t("infer_z")), bf16)  # None inherits the block
+    assert torch.equal(model.infer(t("infer_mel"), sigma=0.6, z=t("infer_z"), precision="fp32"), fp32)
+    with pytest.raises(ValueError, match="precision"):
+        model.infer(t("infer_mel"), precision="int8")

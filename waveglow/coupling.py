@@ -18,6 +18,10 @@ class AffineCoupling(nn.Module):
     logdet [B] = sum of log s over channels and positions.
     """
 
+    #: dtype the network runs in (under autocast), e.g. torch.bfloat16 for fast inference; the affine arithmetic and
+    #: the log-det stay in the input's dtype. None: the network runs in the input's dtype.
+    network_dtype: torch.dtype | None = None
+
     def __init__(self, net: nn.Module, scale: str = "exp"):
         super().__init__()
         if scale not in SCALES:
@@ -27,7 +31,12 @@ class AffineCoupling(nn.Module):
 
     def log_scale_and_shift(self, x_a: torch.Tensor, cond: torch.Tensor | None):
         """(log s or None for additive, t) for the second half, both [B, n_b, ...]."""
-        h = self.net(x_a, cond)
+        if self.network_dtype is None or self.network_dtype == x_a.dtype:
+            h = self.net(x_a, cond)
+        else:
+            with torch.autocast(x_a.device.type, dtype=self.network_dtype):
+                h = self.net(x_a, cond)
+            h = h.to(x_a.dtype)
         if self.scale == "additive":
             return None, h
         n_b = h.shape[1] // 2

@@ -6,6 +6,7 @@ order in which `infer` draws its noise, so the same seed or the same latent give
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -17,6 +18,17 @@ from .flow import zero_logdet
 from .invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
 from .squeeze import group_frames, group_samples, ungroup_samples
 from .wavenet import WN
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def network_dtype(precision: str | None) -> torch.dtype | None:
+    """'fp32' | 'bf16' | 'fp16' (or None = fp32) -> the dtype the coupling networks run in."""
+    if precision is None:
+        return None
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
 
 
 class WaveGlow(nn.Module):
@@ -113,24 +125,47 @@ class WaveGlow(nn.Module):
             z[:, channels] = torch.randn(batch, channels.stop - channels.start, steps, generator=generator)
         return z
 
+    @contextmanager
+    def network_precision(self, precision: str | None):
+        """Run the WN networks in 'bf16' / 'fp16' inside this block; couplings, 1x1 convs, log-dets stay fp32."""
+        dtype = network_dtype(precision)
+        saved = [coupling.network_dtype for coupling in self.couplings]
+        for coupling in self.couplings:
+            coupling.network_dtype = dtype
+        try:
+            yield dtype
+        finally:
+            for coupling, previous in zip(self.couplings, saved):
+                coupling.network_dtype = previous
+
     @torch.no_grad()
     def infer(self, mel: torch.Tensor, sigma: float = 0.666, z: torch.Tensor | None = None,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, precision: str | None = None) -> torch.Tensor:
         """mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop_length] in [-1, 1]-ish float.
 
         z: latent [B, n_group, F * hop_length / n_group] in forward layout (default: drawn with `draw_latent`,
         using `generator` or the global CPU RNG); it is scaled by sigma, as NVIDIA does.
+        precision: 'fp32', or 'bf16' / 'fp16' for the WN networks only; None keeps the setting of an enclosing
+        `network_precision` block (fp32 outside one).
         """
+        if precision is None:
+            return self._infer(mel, sigma, z, generator, self.couplings[0].network_dtype)
+        with self.network_precision(precision) as dtype:
+            return self._infer(mel, sigma, z, generator, dtype)
+
+    def _infer(self, mel, sigma, z, generator, net_dtype) -> torch.Tensor:
         mel = self._check_mel(mel)
         c = self.config
         n_samples = mel.shape[2] * c.hop_length
         cond = self.condition(mel, n_samples)
+        if net_dtype is not None:
+            cond = cond.to(net_dtype)  # cast once, not in each of the n_flows * n_layers conditioning GEMMs
         steps = n_samples // c.n_group
         if z is None:
             z = self.draw_latent(mel.shape[0], steps, generator)
         elif tuple(z.shape) != (mel.shape[0], c.n_group, steps):
             raise ValueError(f"z must be [{mel.shape[0]}, {c.n_group}, {steps}] for this mel, got {list(z.shape)}")
-        z = z.to(device=cond.device, dtype=cond.dtype)
+        z = z.to(device=cond.device, dtype=self.upsample.weight.dtype)
         slices = self._early_slices()
         x = sigma * z[:, c.n_group - self.n_remaining_channels:]
         for k in reversed(range(c.n_flows)):

@@ -1,0 +1,220 @@
+"""WaveGlow inference speed and memory: this package's `infer` against a plain NVIDIA-style reference.
+
+Official config (12 flows, 8 WN layers of 256 channels, 80 mels) with seeded random weights; the same mel and latent
+for every implementation. Timings are interleaved (A, B, C, A, B, C, ...) in one process and the median is
+reported, so background load hits every row alike: read the ratios, not the absolute numbers. Peak memory is
+measured per row in a fresh subprocess (ru_maxrss after the run minus after building the model).
+
+    python benchmarks/vocoder_speed.py                       # 1 s, 10 s, 60 s; fp32 and bf16; 2 threads
+    python benchmarks/vocoder_speed.py --durations 10 --repeats 5 --no-memory
+    python benchmarks/vocoder_speed.py --golden              # bf16 SNR with the golden-parity weights too
+
+Rows:
+  reference fp32    benchmarks/reference_waveglow.py (NVIDIA's structure: fused 4096-channel conditioning)
+  ours fp32         WaveGlow.infer
+  ours bf16         WaveGlow.infer(precision="bf16"): WN in bf16, couplings / 1x1 convs / log-dets in fp32
+  ours * chunked    waveglow.long_form.infer_chunked (60 s only), memory O(chunk)
+GPU rows (fp16 / bf16, batch 1 and 8) are added when CUDA is available.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reference_waveglow import ReferenceWaveGlow  # noqa: E402
+from waveglow import WaveGlow, WaveGlowConfig  # noqa: E402
+
+SAMPLING_RATE = 22050
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden"
+
+
+def official_model(seed: int = 0) -> WaveGlow:
+    """NVIDIA's LJSpeech architecture; weights seeded, the zero-initialised `end` convs made small but non-zero so
+    every coupling really transforms (NVIDIA's init would make them identities)."""
+    torch.manual_seed(seed)
+    model = WaveGlow(WaveGlowConfig()).eval()
+    with torch.no_grad():
+        for coupling in model.couplings:
+            coupling.net.end.weight.normal_(0, 0.02)
+            coupling.net.end.bias.normal_(0, 0.02)
+    return model
+
+
+def inputs(model: WaveGlow, seconds: float, batch: int = 1, seed: int = 0):
+    frames = max(1, round(seconds * SAMPLING_RATE / model.config.hop_length))
+    g = torch.Generator().manual_seed(seed)
+    mel = torch.randn(batch, model.config.n_mel_channels, frames, generator=g) * 1.5 - 6.0  # log-mel-like range
+    z = model.draw_latent(batch, frames * model.config.hop_length // model.config.n_group, g)
+    return mel, z
+
+
+def runners(model: WaveGlow, seconds: float, chunk_frames: int):
+    """name -> function(mel, z) -> audio, for the CPU rows of this duration."""
+    ref = ReferenceWaveGlow(model)
+    rows = {
+        "reference fp32": lambda mel, z: ref.infer(mel, 0.666, z),
+        "ours fp32": lambda mel, z: model.infer(mel, 0.666, z),
+        "ours bf16": lambda mel, z: model.infer(mel, 0.666, z, precision="bf16"),
+    }
+    if seconds >= 30:
+        from waveglow.long_form import infer_chunked
+
+        def chunked(precision):
+            def run(mel, z):
+                with model.network_precision(precision):
+                    return infer_chunked(model, mel, 0.666, z, chunk_frames=chunk_frames)
+            return run
+
+        rows["ours fp32 chunked"] = chunked("fp32")
+        rows["ours bf16 chunked"] = chunked("bf16")
+    return rows
+
+
+def snr_db(reference: torch.Tensor, test: torch.Tensor) -> float:
+    noise = (test.float() - reference.float()).pow(2).sum()
+    return float("inf") if noise == 0 else 10 * torch.log10(reference.float().pow(2).sum() / noise).item()
+
+
+def time_rows(model, seconds, repeats, chunk_frames, only=None):
+    mel, z = inputs(model, seconds)
+    rows = runners(model, seconds, chunk_frames)
+    if only:
+        rows = {k: v for k, v in rows.items() if k in only}
+    outputs, times = {}, {name: [] for name in rows}
+    for name, run in rows.items():  # warm-up (allocator, oneDNN primitive caches) and outputs for the diffs
+        outputs[name] = run(mel, z)
+    for _ in range(repeats):
+        for name, run in rows.items():
+            start = time.perf_counter()
+            run(mel, z)
+            times[name].append(time.perf_counter() - start)
+    n_samples = mel.shape[2] * model.config.hop_length
+    base = outputs.get("reference fp32", outputs.get("ours fp32"))
+    fp32 = outputs.get("ours fp32", base)
+    results = []
+    for name in rows:
+        t = statistics.median(times[name])
+        results.append({
+            "row": name, "seconds": seconds, "samples_per_s": n_samples / t, "rtf": t / (n_samples / SAMPLING_RATE),
+            "max_abs_diff_vs_reference": (outputs[name] - base).abs().max().item(),
+            "snr_db_vs_ours_fp32": snr_db(fp32, outputs[name]) if "bf16" in name else None,
+        })
+    return results
+
+
+def peak_memory_mb(row: str, seconds: float, threads: int, chunk_frames: int) -> float:
+    """Run one row in a fresh process; return its peak RSS above the built model, in MB."""
+    cmd = [sys.executable, __file__, "--_memory-row", row, "--durations", str(seconds), "--threads", str(threads),
+           "--chunk-frames", str(chunk_frames)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _memory_row(row: str, seconds: float, chunk_frames: int) -> None:
+    model = official_model()
+    mel, z = inputs(model, seconds)
+    run = runners(model, seconds, chunk_frames)[row]
+    if row.startswith("reference"):
+        run(mel[..., :2], z[..., : 2 * 32])  # build the reference's W^-1 cache before the baseline is taken
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run(mel, z)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print((after - before) / 1024)
+
+
+def golden_bf16_snr() -> float:
+    """bf16 vs fp32 on the golden-parity weights (NVIDIA's checkpoint) and mel: the accuracy that matters."""
+    import numpy as np
+
+    model = WaveGlow.from_pretrained(GOLDEN / "waveglow_nvidia_train_style.pt")
+    io = np.load(GOLDEN / "waveglow_io.npz")
+    mel, z = torch.from_numpy(io["infer_mel"]), torch.from_numpy(io["infer_z"])
+    return snr_db(model.infer(mel, 0.6, z), model.infer(mel, 0.6, z, precision="bf16"))
+
+
+def gpu_rows(seconds: float, repeats: int):
+    """fp16 / bf16 (WN only) at batch 1 and 8 on CUDA: samples/s of audio produced."""
+    model = official_model().cuda()
+    results = []
+    for batch in (1, 8):
+        mel, z = inputs(model, seconds, batch)
+        mel, z = mel.cuda(), z.cuda()
+        for precision in ("fp32", "bf16", "fp16"):
+            model.infer(mel, 0.666, z, precision=precision)
+            torch.cuda.synchronize()
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                model.infer(mel, 0.666, z, precision=precision)
+                torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+            t = statistics.median(times)
+            n = batch * mel.shape[2] * model.config.hop_length
+            results.append({"row": f"cuda {precision} batch {batch}", "seconds": seconds, "samples_per_s": n / t,
+                            "rtf": t / (n / SAMPLING_RATE), "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20})
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--durations", type=float, nargs="+", default=[1, 10, 60])
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (60 s rows: 1)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--chunk-frames", type=int, default=2048, help="chunk length for the chunked rows")
+    parser.add_argument("--no-memory", action="store_true", help="skip the per-row peak-memory subprocesses")
+    parser.add_argument("--golden", action="store_true", help="also report bf16 SNR on the golden weights")
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--_memory-row", dest="memory_row", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory_row:
+        _memory_row(args.memory_row, args.durations[0], args.chunk_frames)
+        return 0
+
+    print(f"torch {torch.__version__}, {args.threads} threads, official config, CPU "
+          f"(load average at start: {os.getloadavg()[0]:.2f})")
+    results = []
+    model = official_model()
+    for seconds in args.durations:
+        results += time_rows(model, seconds, 1 if seconds >= 30 else args.repeats, args.chunk_frames, args.only)
+        if not args.no_memory:
+            for r in results:
+                if r["seconds"] == seconds:
+                    r["peak_mb_above_model"] = peak_memory_mb(r["row"], seconds, args.threads, args.chunk_frames)
+    if torch.cuda.is_available():
+        results += gpu_rows(10, args.repeats)
+
+    ref_speed = {r["seconds"]: r["samples_per_s"] for r in results if r["row"] == "reference fp32"}
+    print("\n| audio | row | samples/s | vs reference | RTF | peak MB above model | max abs diff vs ref | "
+          "bf16 SNR dB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        ratio = r["samples_per_s"] / ref_speed[r["seconds"]] if r["seconds"] in ref_speed else float("nan")
+        mem = r.get("peak_mb_above_model", r.get("peak_gpu_mb"))
+        snr = r.get("snr_db_vs_ours_fp32")
+        diff = r.get("max_abs_diff_vs_reference")
+        print(f"| {r['seconds']:g} s | {r['row']} | {r['samples_per_s']:,.0f} | {ratio:.2f}x | {r['rtf']:.2f} | "
+              f"{'-' if mem is None else f'{mem:,.0f}'} | {'-' if diff is None else f'{diff:.1e}'} | "
+              f"{'-' if snr is None else f'{snr:.1f}'} |")
+    if args.golden:
+        print(f"\nbf16 vs fp32 SNR on the golden-parity weights and mel: {golden_bf16_snr():.1f} dB")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
