@@ -5,8 +5,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
 # System packages: the built-in speech frontend (Festival + CMU SLT HTS voice) and Chromium for the demo's
-# browser test (Playwright drives /usr/bin/chromium; it never downloads a browser). Needs root; otherwise say how.
-apt_packages=(festival festvox-us-slt-hts chromium)
+# browser test (Playwright drives /usr/bin/chromium; it never downloads a browser), Fashion-MNIST for the image
+# Glow. Needs root; otherwise say how.
+apt_packages=(festival festvox-us-slt-hts chromium dataset-fashion-mnist)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,6 +31,6 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
-    .venv/bin/pip install -q -e ".[test,tts,demo]"
+    .venv/bin/pip install -q -e ".[test,tts,demo,glow]"
     touch "$stamp"
 fi
