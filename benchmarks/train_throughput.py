@@ -1,0 +1,182 @@
+"""Training throughput and peak memory of WaveGlow configs, with and without per-flow activation checkpointing.
+
+    .venv/bin/python benchmarks/train_throughput.py                 # CPU, 1 thread, batch 1 x 8000 samples
+    .venv/bin/python benchmarks/train_throughput.py --device cuda --batch 24 --segment 16000
+
+Each row runs in a fresh subprocess (so peak memory is that row's alone):
+  1. build the model under weight norm + Adam, take one tiny step (1 x 2048 samples) so gradients and Adam
+     moments exist; note the memory in use (`base`);
+  2. take --steps full steps (random audio and mel of the row's size); samples/s from the fastest;
+  3. peak memory: CPU, the process's max RSS (getrusage; tracemalloc does not see torch's allocations);
+     CUDA, torch.cuda.max_memory_allocated. activation peak = peak - base.
+"saved MB" is measured separately, after the timed steps (so it cannot change the peak): the bytes autograd keeps from
+the forward to the backward pass, parameters excluded, counted through saved_tensors_hooks. It does not depend on
+the allocator; with memory_efficient it is what persists (flow inputs, conditioning), and one flow's activations
+are added transiently while that flow is recomputed in backward.
+The last column extrapolates to NVIDIA's batch 24 x 16000 in fp32: model state (16 bytes per parameter:
+weights, gradients, two Adam moments) + activation peak scaled linearly by audio samples per step (every
+activation is proportional to batch x segment). It is an estimate, not a measurement. The next column does the
+same for train.micro_batches = 2 (two chunks of 12 x 16000 with gradient accumulation: half the activations).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = {"official": REPO / "configs" / "waveglow_ljspeech.json", "small": REPO / "configs" / "waveglow_small.json"}
+TARGET_SAMPLES = 24 * 16000  # NVIDIA's batch 24 (paper) x 16000-sample segments
+
+
+def _current_rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def measure(row: dict) -> dict:
+    """Run one row in this process; returns its numbers."""
+    import dataclasses
+
+    import torch
+
+    from waveglow.model import WaveGlow
+    from waveglow.training import TrainingConfig, WaveGlowForTraining
+
+    torch.set_num_threads(row["threads"])
+    device = torch.device(row["device"])
+    config = TrainingConfig.from_json(CONFIGS[row["config"]])
+    model_config = dataclasses.replace(config.model, n_flows=row["n_flows"])
+    torch.manual_seed(0)
+    model = WaveGlow(model_config).apply_weight_norm().to(device)
+    forward = WaveGlowForTraining(model, row["memory_efficient"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    hop = model_config.hop_length
+
+    def step(batch: int, samples: int) -> float:
+        audio = (0.1 * torch.randn(batch, samples, device=device)).clamp(-1, 1)
+        mel = torch.randn(batch, model_config.n_mel_channels, samples // hop + 1, device=device) - 5
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        z, logdet = forward(audio, mel)
+        loss = WaveGlow.loss(z, logdet, 1.0)
+        optimizer.zero_grad(set_to_none=False)  # keep gradient buffers allocated: they are part of `base`
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    def saved_for_backward(batch: int, samples: int) -> int:
+        """Bytes autograd keeps from forward to backward (each storage once): the allocator-independent part."""
+        storages: dict[int, int] = {}
+
+        def pack(t: torch.Tensor):
+            storage = t.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+            return t
+
+        audio = (0.1 * torch.randn(batch, samples, device=device)).clamp(-1, 1)
+        mel = torch.randn(batch, model_config.n_mel_channels, samples // hop + 1, device=device) - 5
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            z, logdet = forward(audio, mel)
+        del z, logdet
+        params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+        return sum(n for ptr, n in storages.items() if ptr not in params)
+
+    step(1, 2048)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = _current_rss_bytes()
+    times = [step(row["batch"], row["segment"]) for _ in range(row["steps"])]
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated()
+    else:
+        peak = peak_rss
+    saved = saved_for_backward(row["batch"], row["segment"])  # after the steps: cannot change the peak
+    params = model.num_parameters()
+    activation = max(peak - base, 0)
+    samples = row["batch"] * row["segment"]
+    return {**row, "params": params, "samples_per_s": samples / min(times), "step_s": min(times),
+            "peak_bytes": peak, "activation_bytes": activation, "saved_bytes": saved,
+            "estimate_target_bytes": 16 * params + activation * TARGET_SAMPLES / samples,
+            "estimate_target_2micro_bytes": 16 * params + activation * TARGET_SAMPLES / 2 / samples}
+
+
+def default_rows(args) -> list[dict]:
+    common = dict(device=args.device, threads=args.threads, batch=args.batch, segment=args.segment,
+                  steps=args.steps)
+    rows = []
+    for name in args.configs:
+        flows = args.flows if name == "official" else [None]
+        for n_flows in flows:
+            for memory_efficient in (False, True):
+                rows.append(dict(common, config=name, n_flows=n_flows, memory_efficient=memory_efficient))
+    return rows
+
+
+def run_row(row: dict) -> dict:
+    if row["n_flows"] is None:
+        row = dict(row, n_flows=json.loads(CONFIGS[row["config"]].read_text())["model"]["n_flows"])
+    out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(row)], capture_output=True, text=True,
+                         cwd=REPO)
+    if out.returncode:
+        raise RuntimeError(f"row {row} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_table(results: list[dict]) -> None:
+    mb = 1024**2
+    head = (f"{'config':<9}{'flows':>6}{'mem-eff':>8}{'batch x seg':>13}{'params M':>9}{'samples/s':>11}"
+            f"{'saved MB':>9}{'peak MB':>9}{'act. MB':>9}{'act. B/sample':>14}{'est. GB @24x16000':>19}"
+            f"{'in 2 micro-batches':>20}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        per_sample = r["activation_bytes"] / (r["batch"] * r["segment"])
+        print(f"{r['config']:<9}{r['n_flows']:>6}{'yes' if r['memory_efficient'] else 'no':>8}"
+              f"{str(r['batch']) + ' x ' + str(r['segment']):>13}{r['params'] / 1e6:>9.1f}{r['samples_per_s']:>11.0f}"
+              f"{r['saved_bytes'] / mb:>9.0f}{r['peak_bytes'] / mb:>9.0f}{r['activation_bytes'] / mb:>9.0f}"
+              f"{per_sample:>14.0f}"
+              f"{r['estimate_target_bytes'] / 1024**3:>19.2f}{r['estimate_target_2micro_bytes'] / 1024**3:>20.2f}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per row (CPU)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--segment", type=int, default=8000, help="audio samples per item")
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per row (fastest reported)")
+    parser.add_argument("--configs", nargs="+", default=["official", "small"], choices=sorted(CONFIGS))
+    parser.add_argument("--flows", nargs="+", type=int, default=[4, 8, 12],
+                        help="n_flows values for the official config (activation growth with depth)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(measure(json.loads(args.worker))))
+        return 0
+    results = []
+    for row in default_rows(args):
+        results.append(run_row(row))
+        print(f"done: {results[-1]['config']} flows={results[-1]['n_flows']} "
+              f"memory_efficient={results[-1]['memory_efficient']}", file=sys.stderr, flush=True)
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""Training: loss goes down, exact resume, DDP gradient averaging, crash-safe checkpoints, NaN stop, exact NLL.
+
+Everything runs a tiny WaveGlow on the shipped fixture clips, one torch thread per process (the machine is
+shared). Training runs use a filelist of the two non-held-out fixture clips so no held-out evaluation runs, except
+where the evaluation itself is under test.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from data.splits import is_held_out
+from waveglow.audio import MelSpectrogram
+from waveglow.model import WaveGlow
+from waveglow.training import (CheckpointStore, Trainer, TrainingConfig, TrainingDiverged, WaveGlowForTraining,
+                               load_training_checkpoint, utterance_nll)
+from waveglow.training.config import ScheduleConfig
+from waveglow.training.distributed import DistributedContext
+from waveglow.training.rng import seed_everything
+from waveglow.training.schedule import lr_factor
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_DIR = Path(__file__).parent / "fixtures" / "ljspeech"
+PYTHON = sys.executable
+
+TINY = {
+    "model": {"n_flows": 4, "n_group": 8, "n_early_every": 2, "n_early_size": 2,
+              "WN_config": {"n_layers": 2, "n_channels": 16, "kernel_size": 3}, "upsample_kernel_size": 256},
+    "train": {"iterations": 6, "lr": 1e-3, "batch_size": 2, "segment_length": 2048, "seed": 7,
+              "checkpoint_every": 3, "eval_every": 1000, "log_every": 1, "keep_checkpoints": 10},
+    "data": {"eval_max_seconds": 10, "eval_audio_samples": 1},
+}
+
+
+def tiny_config(**train) -> TrainingConfig:
+    data = json.loads(json.dumps(TINY))
+    data["train"].update(train)
+    return TrainingConfig.from_dict(data)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture
+def train_clips(tmp_path) -> Path:
+    """A filelist of the fixture clips that are not held out (LJ001-0002, LJ002-0020)."""
+    lines = [f"{p.resolve()}|x" for p in sorted((FIXTURE_DIR / "wavs").iterdir()) if not is_held_out(p.stem)]
+    assert len(lines) == 2
+    path = tmp_path / "train.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def state_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ---- configs ------------------------------------------------------------------------------------------------------
+def test_shipped_configs():
+    official = TrainingConfig.from_json(REPO / "configs" / "waveglow_ljspeech.json")
+    m, t = official.model, official.train
+    assert (m.n_flows, m.n_group, m.n_early_every, m.n_early_size) == (12, 8, 4, 2)
+    assert (m.n_layers, m.n_channels, m.kernel_size) == (8, 256, 3)
+    assert (t.lr, t.batch_size, t.segment_length, t.sigma) == (1e-4, 12, 16000, 1.0)
+    assert t.schedule.kind == "constant" and t.grad_clip is None
+    small = TrainingConfig.from_json(REPO / "configs" / "waveglow_small.json")
+    assert WaveGlow(small.model).num_parameters() < WaveGlow(official.model).num_parameters() / 5
+
+
+def test_schedule_warmup_then_decay():
+    s = ScheduleConfig(kind="step", warmup=10, gamma=0.5, decay_every=100)
+    assert lr_factor(0, s, 1.0) == pytest.approx(0.1)
+    assert lr_factor(9, s, 1.0) == 1.0
+    assert lr_factor(109, s, 1.0) == 1.0 and lr_factor(110, s, 1.0) == 0.5
+    e = ScheduleConfig(kind="exponential", warmup=0, gamma=0.5, decay_every=100, min_lr=0.3)
+    assert lr_factor(50, e, 1.0) == pytest.approx(0.5 ** 0.5)
+    assert lr_factor(1000, e, 1.0) == pytest.approx(0.3)
+    assert lr_factor(12345, ScheduleConfig(), 1e-4) == 1.0
+
+
+# ---- training -----------------------------------------------------------------------------------------------------
+def test_training_decreases_loss_and_exports(tmp_path, train_clips):
+    config = tiny_config(iterations=30, checkpoint_every=30)
+    trainer = Trainer(config, train_clips, tmp_path / "run", show_progress=False)
+    trainer.fit()
+    losses = [s.loss for s in trainer.history]
+    assert len(losses) == 30 and all(math.isfinite(x) for x in losses)
+    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
+    assert last < first - 0.2, (first, last)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert {"loss", "grad_norm", "lr"} <= set(records[-1]) and records[-1]["iteration"] == 30
+    assert list((tmp_path / "run" / "tensorboard").iterdir())
+
+    exported = WaveGlow.from_pretrained(tmp_path / "run" / "final")  # weight norm folded
+    mel = torch.randn(1, 80, 5)
+    z = torch.randn(1, 8, 5 * 256 // 8)
+    trainer.model.eval()
+    assert torch.allclose(exported.infer(mel, z=z), trainer.model.infer(mel, z=z), atol=1e-5)
+
+
+def test_gradient_clipping_reports_the_unclipped_norm(tmp_path, train_clips):
+    trainer = Trainer(tiny_config(grad_clip=1e-3), train_clips, tmp_path / "run", show_progress=False)
+    mel, audio = (torch.stack(x) for x in zip(*[trainer.dataset[0], trainer.dataset[1]]))
+    stats = trainer.train_step(mel, audio)
+    clipped = torch.nn.utils.get_total_norm([p.grad for p in trainer.model.parameters() if p.grad is not None])
+    assert stats.grad_norm > 1e-2 and float(clipped) == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_micro_batches_accumulate_the_same_gradient(tmp_path, train_clips):
+    grads, losses = [], []
+    for k in (1, 2):
+        trainer = Trainer(tiny_config(micro_batches=k), train_clips, tmp_path / f"run{k}", show_progress=False)
+        mel, audio = (torch.stack(x) for x in zip(*[trainer.dataset[0], trainer.dataset[1]]))
+        losses.append(trainer.train_step(mel, audio).loss)
+        grads.append([p.grad.clone() for p in trainer.model.parameters()])  # the step leaves them in place
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-7) for a, b in zip(*grads))
+
+
+def test_memory_efficient_forward_is_identical():
+    torch.manual_seed(0)
+    model = WaveGlow(tiny_config().model).apply_weight_norm()
+    for p in model.parameters():  # leave the zero-initialised identity start
+        p.data.add_(0.05 * torch.randn_like(p))
+    audio, mel = 0.3 * torch.rand(2, 1024) - 0.15, torch.randn(2, 80, 5)
+    results = []
+    for memory_efficient in (False, True):
+        model.zero_grad()
+        z, logdet = WaveGlowForTraining(model, memory_efficient)(audio, mel)
+        WaveGlow.loss(z, logdet).backward()
+        results.append((z.detach(), logdet.detach(), [p.grad.clone() for p in model.parameters()]))
+    (z0, l0, g0), (z1, l1, g1) = results
+    assert torch.equal(z0, z1) and torch.equal(l0, l1)
+    assert all(torch.equal(a, b) for a, b in zip(g0, g1))
+
+
+def test_resume_mid_epoch_is_bit_identical(tmp_path, train_clips):
+    """6 iterations of batch 1 over 2 clips = 3 epochs; the checkpoint at 3 is in the middle of epoch 1."""
+    from waveglow.commands.train import main as train_main
+
+    config = tiny_config(batch_size=1, memory_efficient=True)
+    whole = Trainer(config, train_clips, tmp_path / "whole", show_progress=False)
+    whole.fit()
+    interrupted = tmp_path / "interrupted"
+    shutil.copytree(tmp_path / "whole", interrupted)
+    shutil.rmtree(interrupted / "final")
+    (interrupted / "checkpoints" / "ckpt_6.pt").unlink()
+    (interrupted / "checkpoints" / "latest").write_text("ckpt_3.pt\n")
+    assert load_training_checkpoint(interrupted / "checkpoints" / "ckpt_3.pt")["batches_in_epoch"] == 1
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert train_main(["--data", str(train_clips), "--out", str(interrupted), "--resume", "--no-progress"]) == 0
+    a = load_training_checkpoint(tmp_path / "whole" / "checkpoints" / "ckpt_6.pt")
+    b = load_training_checkpoint(interrupted / "checkpoints" / "ckpt_6.pt")
+    assert state_equal(a["model"], b["model"])
+    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert state_equal(pa, pb)
+    assert (a["epoch"], a["batches_in_epoch"]) == (b["epoch"], b["batches_in_epoch"])
+    assert state_equal(WaveGlow.from_pretrained(tmp_path / "whole" / "final").state_dict(),
+                       WaveGlow.from_pretrained(interrupted / "final").state_dict())
+
+
+def test_stop_request_checkpoints_after_the_current_step(tmp_path, train_clips):
+    """What SIGINT / SIGTERM do through `waveglow train`: finish the step, checkpoint, return without exporting."""
+    trainer = Trainer(tiny_config(iterations=50, checkpoint_every=40), train_clips, tmp_path / "run",
+                      show_progress=False)
+    trainer.stop_requested = True
+    assert trainer.fit().iteration == 1
+    assert CheckpointStore(tmp_path / "run" / "checkpoints").latest_path().name == "ckpt_1.pt"
+    assert not (tmp_path / "run" / "final").exists()
+
+
+# ---- DDP ------------------------------------------------------------------------------------------------------------
+def _ddp_worker(rank: int, world: int, port: int, data: str, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    context = DistributedContext.from_environment("cpu")
+    try:
+        trainer = Trainer(tiny_config(batch_size=1, iterations=3), data, Path(out) / "run", context,
+                          show_progress=False)
+        trainer.fit()
+        torch.save(trainer.model.state_dict(), Path(out) / f"rank{rank}.pt")
+    finally:
+        context.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_processes_average_gradients(tmp_path, train_clips):
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(train_clips), str(tmp_path)), nprocs=2)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert state_equal(rank0, rank1)
+    # One process with the two ranks' batches concatenated: DDP's mean of per-rank mean losses is the same loss.
+    single = Trainer(tiny_config(batch_size=2, iterations=3), train_clips, tmp_path / "single", show_progress=False)
+    single.fit()
+    seed_everything(tiny_config().train.seed)  # the initial weights every run above started from
+    start = WaveGlow(tiny_config().model).apply_weight_norm().state_dict()
+    moved = 0
+    for key, value in single.model.state_dict().items():
+        assert torch.allclose(rank0[key], value, rtol=1e-4, atol=1e-6), key
+        moved += not torch.equal(value, start[key])
+    assert moved > len(start) // 2  # the comparison is between trained weights, not initial ones
+
+
+# ---- crash safety ----------------------------------------------------------------------------------------------------
+WRITER = textwrap.dedent("""
+    import sys, torch
+    from waveglow.training.checkpoints import CheckpointStore
+    store = CheckpointStore(sys.argv[1], keep=2)
+    latest = store.latest_path()
+    i = 0 if latest is None else torch.load(latest, weights_only=True)["iteration"]
+    while True:
+        i += 1
+        print("begin", i, flush=True)
+        store.save({"iteration": i, "blob": torch.full((3_000_000,), float(i))}, i)
+        print("done", i, flush=True)
+""")
+
+
+def test_sigkill_during_checkpoint_write_never_corrupts_latest(tmp_path):
+    directory = tmp_path / "checkpoints"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rng = random.Random(0)
+    last_done = 0
+    for round_ in range(3):
+        proc = subprocess.Popen([PYTHON, "-c", WRITER, str(directory)], stdout=subprocess.PIPE, text=True, env=env,
+                                cwd=REPO)
+        try:
+            begun = 0
+            while begun < 2 + round_:  # let it complete at least one write, then strike during a later one
+                word, number = proc.stdout.readline().split()
+                begun += word == "begin"
+                last_done = int(number) if word == "done" else last_done
+            time.sleep(rng.uniform(0.0, 0.05))
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        # `latest` names a complete checkpoint at least as new as the last finished write...
+        pointed = directory / (directory / "latest").read_text().strip()
+        assert load_training_checkpoint(pointed)["iteration"] >= last_done
+        # ...and no file under a final name is torn (a half-written file exists only under a temporary name).
+        store = CheckpointStore(directory, keep=2)
+        for iteration in store.iterations():
+            payload = load_training_checkpoint(store.path_for(iteration))
+            assert payload["iteration"] == iteration
+            assert torch.equal(payload["blob"], torch.full((3_000_000,), float(iteration)))
+        assert store.latest_path() == pointed
+    store.remove_stale_temporaries()
+    assert not [p for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
+# ---- divergence ------------------------------------------------------------------------------------------------------
+def test_nan_stops_with_iteration_and_keeps_last_good_checkpoint(tmp_path, train_clips):
+    from waveglow.commands.train import main as train_main
+
+    config = tmp_path / "explode.json"
+    data = json.loads(json.dumps(TINY))
+    data["train"].update(lr=1e4, iterations=8, checkpoint_every=1)  # Adam's first step moves every weight ~1e4
+    config.write_text(json.dumps(data))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = train_main(["--config", str(config), "--data", str(train_clips), "--out", str(tmp_path / "run"),
+                             "--no-progress"])
+    assert status == 1
+    message = err.getvalue()
+    assert "diverged at iteration 2" in message and "ckpt_1.pt" in message, message
+    store = CheckpointStore(tmp_path / "run" / "checkpoints")
+    assert store.iterations() == [1] and store.latest_path().name == "ckpt_1.pt"
+    payload = load_training_checkpoint(store.latest_path())
+    assert all(torch.isfinite(v).all() for v in payload["model"].values())
+    assert not (tmp_path / "run" / "final").exists()
+
+
+def test_nan_batch_is_not_applied(tmp_path, train_clips):
+    trainer = Trainer(tiny_config(), train_clips, tmp_path / "run", show_progress=False)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    mel, audio = trainer.dataset[0]
+    audio = audio.clone()
+    audio[100] = float("nan")
+    with pytest.raises(TrainingDiverged, match="iteration 1"):
+        trainer.train_step(mel[None], audio[None])
+    assert state_equal(before, trainer.model.state_dict()) and trainer.position.iteration == 0
+
+
+# ---- exact likelihood -----------------------------------------------------------------------------------------------
+def _random_tiny_model(dtype=torch.float32) -> WaveGlow:
+    torch.manual_seed(3)
+    model = WaveGlow(tiny_config().model)
+    with torch.no_grad():
+        for p in model.parameters():  # away from the identity start, so every term of the NLL matters
+            p.add_(0.1 * torch.randn_like(p))
+    return model.to(dtype).eval()
+
+
+def test_utterance_nll_equals_change_of_variables_with_explicit_jacobian():
+    model = _random_tiny_model(torch.float64)
+    sigma, n = 0.7, 256
+    audio = 0.2 * torch.rand(n, dtype=torch.float64) - 0.1
+    mel = torch.randn(80, 2, dtype=torch.float64)
+    nats, scored = utterance_nll(model, audio, mel, sigma)
+
+    def flow(x):
+        return model(x[None], mel[None])[0].reshape(-1)
+
+    jacobian = torch.autograd.functional.jacobian(flow, audio)  # [n, n]
+    z = flow(audio)
+    log_gauss = (-0.5 * z.pow(2) / sigma**2 - 0.5 * math.log(2 * math.pi * sigma**2)).sum()
+    expected = -(log_gauss + torch.linalg.slogdet(jacobian)[1])
+    assert scored == n
+    assert nats == pytest.approx(float(expected.detach()), rel=1e-9, abs=1e-9)
+
+
+def test_eval_nll_command_on_held_out_fixture_clips(tmp_path):
+    from waveglow.commands.eval_nll import main as eval_main
+
+    model = _random_tiny_model()
+    model.save_pretrained(tmp_path / "tiny")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert eval_main(["--checkpoint", str(tmp_path / "tiny"), "--data", str(FIXTURE_DIR), "--json",
+                          "--sigma", "0.8"]) == 0
+    report = json.loads(out.getvalue())
+
+    # Independent computation: int16 / 32768, trim to a multiple of n_group, whole-clip mel, formula by hand.
+    mel_fn, total_nats, total_n = MelSpectrogram(), 0.0, 0
+    held = sorted(p for p in (FIXTURE_DIR / "wavs").iterdir() if is_held_out(p.stem))
+    for path in held:
+        pcm, _ = sf.read(path, dtype="int16")
+        audio = torch.from_numpy(pcm.astype(np.float32) / 32768.0)
+        n = len(audio) // 8 * 8
+        with torch.no_grad():
+            z, logdet = model(audio[None, :n], mel_fn(audio)[None])
+        total_nats += float((z.double() ** 2).sum() / (2 * 0.64) + n * 0.5 * math.log(2 * math.pi * 0.64)
+                            - logdet.double().sum())
+        total_n += n
+    assert report["n_utterances"] == len(held) == 2 and report["n_samples"] == total_n
+    assert report["bits_per_sample"] == pytest.approx(total_nats / total_n / math.log(2), rel=1e-6)
+    assert report["bits_per_16bit_sample"] == pytest.approx(report["bits_per_sample"] + 15.0, abs=1e-12)

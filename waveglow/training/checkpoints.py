@@ -1,0 +1,148 @@
+"""Training checkpoints in RUN_DIR/checkpoints/: ckpt_{iteration}.pt files, a `latest` pointer, the last K kept.
+
+Crash safety: each file is written to a temporary name in the same directory, fsynced, then renamed over its
+final name (os.replace is atomic on POSIX), and only then does `latest` (written the same way) point at it. A
+process killed at any moment therefore leaves `latest` naming a complete checkpoint (or no `latest` at all before
+the first one); at worst a stray temporary file remains, which `remove_stale_temporaries` deletes.
+
+Files hold tensors, numbers, strings, lists and dicts only and are read with `torch.load(weights_only=True)`:
+nothing in them is ever executed.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from waveglow.safe_pickle import CheckpointError
+
+TRAIN_FORMAT = "waveglow-toolkit-train"
+LATEST = "latest"
+_CKPT_NAME = re.compile(r"ckpt_(\d+)\.pt")
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable across a power cut; harmless (and skipped) where unsupported.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(target: Path, write: Callable[[Any], None]) -> None:
+    """Call write(binary file object) on a temp file beside `target`, fsync it, rename it over `target`."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
+
+
+def load_training_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """A training checkpoint's dict (tensors on `map_location`). Raises CheckpointError if unreadable or foreign."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError, KeyError) as exc:
+        raise CheckpointError(f"{path}: not a readable training checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != TRAIN_FORMAT:
+        raise CheckpointError(f"{path}: not a {TRAIN_FORMAT} training checkpoint")
+    return payload
+
+
+class CheckpointStore:
+    """The checkpoints of one run: `directory`/ckpt_{iteration}.pt plus `latest`; keeps the newest `keep`."""
+
+    def __init__(self, directory: str | Path, keep: int = 5):
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        self.directory = Path(directory)
+        self.keep = keep
+
+    def path_for(self, iteration: int) -> Path:
+        return self.directory / f"ckpt_{iteration}.pt"
+
+    def iterations(self) -> list[int]:
+        """Iterations of the complete checkpoint files present, ascending."""
+        if not self.directory.is_dir():
+            return []
+        found = (_CKPT_NAME.fullmatch(p.name) for p in self.directory.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def save(self, payload: dict[str, Any], iteration: int) -> Path:
+        """Write ckpt_{iteration}.pt, then point `latest` at it, then delete checkpoints beyond the newest `keep`."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path_for(iteration)
+        atomic_write(path, lambda f: torch.save({"format": TRAIN_FORMAT, **payload}, f))
+        atomic_write(self.directory / LATEST, lambda f: f.write(f"{path.name}\n".encode("utf-8")))
+        self.prune(keep_path=path)
+        return path
+
+    def prune(self, keep_path: Path | None = None) -> None:
+        for iteration in self.iterations()[: -self.keep]:
+            old = self.path_for(iteration)
+            if old != keep_path:
+                old.unlink(missing_ok=True)
+
+    def latest_path(self) -> Path | None:
+        """The checkpoint `latest` names; if it is missing or names no file (a copied run, a hand-deleted file),
+        the newest checkpoint that loads. None when the run has no checkpoint."""
+        pointer = self.directory / LATEST
+        if pointer.is_file():
+            name = pointer.read_text(encoding="utf-8").strip()
+            if _CKPT_NAME.fullmatch(name) and (self.directory / name).is_file():
+                return self.directory / name
+        for iteration in reversed(self.iterations()):
+            try:
+                load_training_checkpoint(self.path_for(iteration))
+            except CheckpointError:
+                continue
+            return self.path_for(iteration)
+        return None
+
+    def load_latest(self, map_location: Any = "cpu") -> dict[str, Any] | None:
+        path = self.latest_path()
+        return None if path is None else load_training_checkpoint(path, map_location)
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete temporary files left by a process killed mid-write (only when no writer is running)."""
+        if not self.directory.is_dir():
+            return []
+        stale = [p for p in self.directory.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
+
+
+def resolve_training_checkpoint(path: str | Path) -> Path:
+    """A run directory, its checkpoints/ directory or a ckpt file -> the checkpoint file to read."""
+    path = Path(path)
+    if path.is_dir():
+        directory = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+        found = CheckpointStore(directory).latest_path()
+        if found is None:
+            raise CheckpointError(f"{path}: no training checkpoint found")
+        return found
+    return path

@@ -1,0 +1,210 @@
+"""Training configuration as JSON: {"model": WaveGlowConfig dict, "train": {...}, "data": {...}}.
+
+Keys starting with "_" are comments and ignored in every section. An unknown key is an error naming it, so a typo
+never silently trains with a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from waveglow.config import ConfigError, WaveGlowConfig
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+SCHEDULES = ("constant", "exponential", "step")
+
+
+def _strip_comments(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("_"))}
+
+
+def _section_from_dict(cls, data: Any, source: str):
+    """Build dataclass `cls` from a JSON object, rejecting unknown keys and wrong basic types."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
+    data = _strip_comments(data)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"{source}: unknown field '{key}' (known: {', '.join(sorted(fields))})")
+    values = {}
+    for key, value in data.items():
+        nested = _NESTED.get((cls.__name__, key))
+        values[key] = _section_from_dict(nested, value, f"{source}.{key}") if nested else value
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _check_number(name: str, value: Any, minimum: float | None = None, integer: bool = False,
+                  allow_none: bool = False, exclusive: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise ConfigError(f"'{name}' must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if minimum is not None and (value <= minimum if exclusive else value < minimum):
+        raise ConfigError(f"'{name}' must be {'>' if exclusive else '>='} {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning rate = lr * warmup factor * decay factor at iteration i (0-based, counted in optimizer steps).
+
+    warmup: linear ramp from lr / warmup to lr over the first `warmup` iterations (0: none).
+    kind "constant": no decay (NVIDIA). "exponential": gamma ** ((i - warmup) / decay_every).
+    "step": gamma ** floor((i - warmup) / decay_every). min_lr floors the decayed rate.
+    """
+
+    kind: str = "constant"
+    warmup: int = 0
+    gamma: float = 0.5
+    decay_every: int = 100000
+    min_lr: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in SCHEDULES:
+            raise ConfigError(f"'schedule.kind' must be one of {SCHEDULES}, got {self.kind!r}")
+        _check_number("schedule.warmup", self.warmup, 0, integer=True)
+        _check_number("schedule.gamma", self.gamma, 0, exclusive=True)
+        _check_number("schedule.decay_every", self.decay_every, 1, integer=True)
+        _check_number("schedule.min_lr", self.min_lr, 0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings. batch_size is per process (per GPU), as in NVIDIA's train.py."""
+
+    iterations: int = 580000
+    lr: float = 1e-4
+    batch_size: int = 12
+    segment_length: int = 16000  # audio samples per training item
+    sigma: float = 1.0  # std of the Gaussian prior the flow maps audio to
+    seed: int = 1234
+    grad_clip: float | None = None  # max global grad norm; None: no clipping (NVIDIA), the norm is still logged
+    weight_decay: float = 0.0
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    precision: str = "fp32"
+    memory_efficient: bool = False  # per-flow activation checkpointing
+    micro_batches: int = 1  # split each batch into this many chunks, accumulating gradients (same loss)
+    checkpoint_every: int = 2000
+    keep_checkpoints: int = 5
+    eval_every: int = 2000
+    log_every: int = 10
+
+    def __post_init__(self):
+        for name in ("iterations", "batch_size", "checkpoint_every", "keep_checkpoints", "eval_every", "log_every",
+                     "micro_batches"):
+            _check_number(name, getattr(self, name), 1, integer=True)
+        _check_number("segment_length", self.segment_length, 1, integer=True)
+        _check_number("seed", self.seed, 0, integer=True)
+        _check_number("lr", self.lr, 0, exclusive=True)
+        _check_number("sigma", self.sigma, 0, exclusive=True)
+        _check_number("weight_decay", self.weight_decay, 0)
+        _check_number("grad_clip", self.grad_clip, 0, exclusive=True, allow_none=True)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"'precision' must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.batch_size % self.micro_batches:
+            raise ConfigError(f"'batch_size' ({self.batch_size}) must be a multiple of 'micro_batches' "
+                              f"({self.micro_batches})")
+        if not isinstance(self.memory_efficient, bool):
+            raise ConfigError(f"'memory_efficient' must be true or false, got {self.memory_efficient!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Mel settings (NVIDIA's data_config names) and how the held-out set is evaluated during training."""
+
+    sampling_rate: int = 22050
+    filter_length: int = 1024
+    hop_length: int = 256
+    win_length: int = 1024
+    mel_fmin: float = 0.0
+    mel_fmax: float | None = 8000.0
+    num_workers: int = 0
+    cache_dir: str | None = None  # whole-clip mel cache (hop-aligned segments); None: mel of each segment
+    eval_max_seconds: float | None = 60.0  # held-out audio scored at each eval (full clips, in list order)
+    eval_audio_samples: int = 2  # held-out clips vocoded into TensorBoard at each eval
+    eval_audio_sigma: float = 0.666  # NVIDIA's inference sigma for those samples
+
+    def __post_init__(self):
+        for name in ("sampling_rate", "filter_length", "hop_length", "win_length"):
+            _check_number(name, getattr(self, name), 1, integer=True)
+        for name in ("num_workers", "eval_audio_samples"):
+            _check_number(name, getattr(self, name), 0, integer=True)
+        _check_number("mel_fmin", self.mel_fmin, 0)
+        _check_number("mel_fmax", self.mel_fmax, 0, exclusive=True, allow_none=True)
+        _check_number("eval_max_seconds", self.eval_max_seconds, 0, exclusive=True, allow_none=True)
+        _check_number("eval_audio_sigma", self.eval_audio_sigma, 0)
+
+    def mel_spectrogram(self, n_mels: int):
+        """The MelSpectrogram these settings describe (n_mels from the model config)."""
+        from waveglow.audio import MelSpectrogram
+
+        return MelSpectrogram(sampling_rate=self.sampling_rate, n_fft=self.filter_length,
+                              hop_length=self.hop_length, win_length=self.win_length, n_mels=n_mels,
+                              fmin=self.mel_fmin, fmax=self.mel_fmax)
+
+
+_NESTED = {("TrainConfig", "schedule"): ScheduleConfig}  # sub-objects built from nested JSON objects
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    model: WaveGlowConfig = field(default_factory=WaveGlowConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self):
+        m, d, t = self.model, self.data, self.train
+        if m.hop_length != d.hop_length:
+            raise ConfigError(f"model.hop_length ({m.hop_length}) must equal data.hop_length ({d.hop_length})")
+        if m.sampling_rate != d.sampling_rate:
+            raise ConfigError(f"model.sampling_rate ({m.sampling_rate}) must equal data.sampling_rate "
+                              f"({d.sampling_rate})")
+        if t.segment_length % m.n_group:
+            raise ConfigError(f"train.segment_length ({t.segment_length}) must be a multiple of model.n_group "
+                              f"({m.n_group})")
+        if t.segment_length <= d.filter_length // 2:
+            raise ConfigError(f"train.segment_length must exceed data.filter_length // 2 = {d.filter_length // 2}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model.to_dict(), "train": dataclasses.asdict(self.train),
+                "data": dataclasses.asdict(self.data)}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "config") -> "TrainingConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object with 'model', 'train' and 'data'")
+        data = _strip_comments(data)
+        unknown = set(data) - {"model", "train", "data"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)} (known: model, train, data)")
+        model = WaveGlowConfig.from_dict(_strip_comments(data.get("model") or {}), source=f"{source}: model")
+        train = _section_from_dict(TrainConfig, data.get("train"), f"{source}: train")
+        data_config = _section_from_dict(DataConfig, data.get("data"), f"{source}: data")
+        try:
+            return cls(model=model, train=train, data=data_config)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TrainingConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+        return cls.from_dict(data, source=str(path))
+
+    def replace_train(self, **changes) -> "TrainingConfig":
+        """A copy with some `train` fields changed (command-line overrides); validated like the file."""
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))

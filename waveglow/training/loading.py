@@ -1,0 +1,70 @@
+"""A WaveGlow for scoring, from any checkpoint: a training checkpoint (file, checkpoints/ dir or run dir), our
+format, or an NVIDIA / DeepLearningExamples file (through waveglow.checkpoint.load_waveglow, as
+WaveGlow.from_pretrained does)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from waveglow.model import WaveGlow
+
+from waveglow.safe_pickle import CheckpointError
+
+from .checkpoints import load_training_checkpoint, resolve_training_checkpoint
+from .config import DataConfig, TrainingConfig
+
+
+@dataclass
+class LoadedModel:
+    model: WaveGlow  # plain weights (weight norm folded), eval mode, CPU
+    source: str  # the file read
+    kind: str  # "training", or the source format load_waveglow read ("ours", "nvidia", "dle", ...)
+    train_sigma: float | None  # the prior sigma the model was trained with, when the file says
+    data_config: DataConfig | None = None  # the mel settings it was trained with, when known
+    iteration: int | None = None
+
+    def mel_spectrogram(self):
+        """The training mel if known, else NVIDIA's TacotronSTFT defaults at the model's rate and hop."""
+        from waveglow.audio import MelSpectrogram
+
+        if self.data_config is not None:
+            return self.data_config.mel_spectrogram(self.model.config.n_mel_channels)
+        c = self.model.config
+        return MelSpectrogram(sampling_rate=c.sampling_rate, hop_length=c.hop_length, n_mels=c.n_mel_channels)
+
+
+def _from_training_checkpoint(path: Path) -> LoadedModel:
+    payload = load_training_checkpoint(path)
+    config = TrainingConfig.from_dict(payload["config"], source=f"{path}: config")
+    model = WaveGlow(config.model)
+    if payload.get("weight_norm", True):
+        model.apply_weight_norm()
+    model.load_state_dict(payload["model"])
+    model.remove_weight_norm().eval()
+    return LoadedModel(model, str(path), "training", config.train.sigma, config.data, int(payload["iteration"]))
+
+
+def load_for_scoring(path: str | Path) -> LoadedModel:
+    """Directories: our format (config.json + model.safetensors) or a run / checkpoints directory (its latest
+    checkpoint). Files: a training checkpoint, else anything waveglow.checkpoint.load_waveglow reads."""
+    from waveglow.checkpoint import WEIGHTS_FILE, load_waveglow
+
+    path = Path(path)
+    if path.is_dir() and not (path / WEIGHTS_FILE).is_file():
+        return _from_training_checkpoint(resolve_training_checkpoint(path))
+    if path.is_file() and path.suffix in (".pt", ".pth"):
+        try:
+            return _from_training_checkpoint(path)
+        except CheckpointError:
+            pass  # not ours (NVIDIA / DLE pickles refuse weights_only loading): try the other readers
+    model, info = load_waveglow(path)
+    # RUN_DIR/final/ sits beside the run's training config.json: take sigma and mel settings from it.
+    run_config = path.parent / "config.json"
+    if path.is_dir() and run_config.is_file():
+        try:
+            config = TrainingConfig.from_json(run_config)
+        except ValueError:  # not a training config
+            config = None
+        if config is not None and config.model == model.config:
+            return LoadedModel(model, str(path), info.source_format, config.train.sigma, config.data)
+    return LoadedModel(model, str(path), info.source_format, None)

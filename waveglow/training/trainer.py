@@ -1,0 +1,409 @@
+"""The WaveGlow training loop: Adam on NVIDIA's loss under weight norm, checkpoints, held-out evaluation.
+
+Exact resumption. Everything a step depends on is either saved or a pure function of saved numbers:
+  * parameters (weight-norm form), Adam moments, lr scheduler, GradScaler and every RNG state are in the checkpoint;
+  * the sampler's permutation is seeded by (seed, epoch) and each item's segment by (seed, epoch, index), so the
+    checkpoint's (epoch, batches done in that epoch) fixes the rest of the data order; the DataLoader gets its own
+    generator so it never draws from the global RNG.
+A run resumed from any checkpoint therefore ends with parameters bit-identical to an uninterrupted run (same
+device, thread count and world size).
+
+Rank 0 alone evaluates, writes TensorBoard, metrics.jsonl and checkpoints; the other ranks wait at a barrier.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from data.dataset import AudioMelDataset
+from data.errors import DataError
+from waveglow.model import WaveGlow
+
+from .checkpoints import CheckpointStore, atomic_write, load_training_checkpoint
+from .config import TrainingConfig
+from .data import RunData
+from .distributed import DistributedContext
+from .memory import WaveGlowForTraining
+from .nll import HeldOutSet
+from .precision import Precision
+from .rng import capture_rng_state, restore_rng_state, seed_everything
+from .sampler import ResumableDistributedSampler
+from .schedule import build_scheduler
+
+LN2 = math.log(2)
+
+
+class TrainingDiverged(RuntimeError):
+    """Loss or gradient norm became NaN/inf. The step was not applied and no checkpoint was written for it."""
+
+    def __init__(self, iteration: int, loss: float, grad_norm: float, last_checkpoint: Path | None):
+        self.iteration, self.loss, self.grad_norm, self.last_checkpoint = iteration, loss, grad_norm, last_checkpoint
+        kept = f"last good checkpoint: {last_checkpoint}" if last_checkpoint else "no checkpoint was written yet"
+        super().__init__(f"training diverged at iteration {iteration}: loss {loss}, grad norm {grad_norm}; "
+                         f"the step was not applied; {kept}")
+
+
+@dataclass
+class Position:
+    """Where a run is: optimizer steps done, the epoch, batches (per rank) done in it, wall time spent."""
+
+    iteration: int = 0
+    epoch: int = 0
+    batches_in_epoch: int = 0
+    elapsed_seconds: float = 0.0
+
+
+@dataclass
+class StepStats:
+    iteration: int  # 1-based: the step that produced these numbers
+    loss: float  # NVIDIA's loss (nats per sample, no constant), mean over ranks
+    grad_norm: float  # global L2 norm before clipping (after fp16 unscaling)
+    lr: float
+    skipped: bool = False  # fp16 overflow: GradScaler skipped the update
+    stop: bool = False  # some rank was asked to stop (agreed by all ranks through the step's all-reduce)
+
+
+def sigma_constant_nats(sigma: float) -> float:
+    """0.5 log(2 pi sigma^2): what NVIDIA's loss leaves out of the per-sample NLL."""
+    return 0.5 * math.log(2 * math.pi * sigma**2)
+
+
+class Trainer:
+    """One training run in `run_dir` (checkpoints/, tensorboard/, metrics.jsonl, config.json, final/)."""
+
+    def __init__(self, config: TrainingConfig, data_source: str | os.PathLike, run_dir: str | os.PathLike,
+                 context: DistributedContext | None = None, resample: bool = False, show_progress: bool = True):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.context = context or DistributedContext()
+        self.device = self.context.device
+        self.show_progress = show_progress
+        self.stop_requested = False  # set from a signal handler: checkpoint after the current step and return
+        train = config.train
+        self.precision = Precision(train.precision, self.device)
+
+        # The same seed on every rank gives the same initial weights (DDP also broadcasts rank 0's).
+        seed_everything(train.seed)
+        self.model = WaveGlow(config.model).apply_weight_norm().to(self.device)
+        self.forward_module = WaveGlowForTraining(self.model, train.memory_efficient)
+        if self.context.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward_module = DistributedDataParallel(self.forward_module, device_ids=ids)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        self.scheduler = build_scheduler(self.optimizer, train.schedule, train.lr)
+        self.position = Position()
+        self.history: deque[StepStats] = deque(maxlen=100_000)
+        self.checkpoints = CheckpointStore(self.run_dir / "checkpoints", keep=train.keep_checkpoints)
+
+        mel = config.data.mel_spectrogram(config.model.n_mel_channels)
+        self.data = RunData.read(data_source)
+        self.dataset = AudioMelDataset(self.data.train, segment_length=train.segment_length, mel=mel,
+                                       seed=train.seed, cache_dir=config.data.cache_dir, resample=resample)
+        self.sampler = ResumableDistributedSampler(self.dataset, num_replicas=self.context.world_size,
+                                                   rank=self.context.rank, seed=train.seed)
+        self.batches_per_epoch = len(self.sampler) // train.batch_size
+        if self.batches_per_epoch == 0:
+            raise DataError(f"{len(self.data.train)} training clips over {self.context.world_size} process(es) "
+                            f"do not fill one batch of {train.batch_size}: lower train.batch_size")
+        self.held_out: HeldOutSet | None = None
+        if self.context.is_main and self.data.held_out:
+            self.held_out = HeldOutSet.load(self.data.held_out, mel, config.data.eval_max_seconds, resample)
+        self._writer = None
+        self._resumed = False
+        self._reference_logged = False
+
+    # ---- checkpoints --------------------------------------------------------------------------------------------
+    def state_payload(self, rng_states: list[dict[str, Any]]) -> dict[str, Any]:
+        p = self.position
+        return {
+            "format_version": 1,
+            "iteration": p.iteration, "epoch": p.epoch, "batches_in_epoch": p.batches_in_epoch,
+            "elapsed_seconds": p.elapsed_seconds, "world_size": self.context.world_size,
+            "model": self.model.state_dict(), "weight_norm": True,
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.precision.scaler.state_dict(), "rng": rng_states,
+            "config": self.config.to_dict(),
+        }
+
+    def save_checkpoint(self) -> Path | None:
+        """Collective: every rank contributes its RNG state; rank 0 writes. Returns the path on rank 0."""
+        rng_states = self.context.gather(capture_rng_state())
+        path = None
+        if self.context.is_main:
+            path = self.checkpoints.save(self.state_payload(rng_states), self.position.iteration)
+        self.context.barrier()
+        return path
+
+    def resume(self, checkpoint: str | os.PathLike | None = None) -> Path:
+        """Load model, optimizer, scheduler, scaler, RNG and data position from `checkpoint` (default: latest)."""
+        path = Path(checkpoint) if checkpoint is not None else self.checkpoints.latest_path()
+        if path is None:
+            raise FileNotFoundError(f"{self.checkpoints.directory}: no checkpoint to resume from")
+        payload = load_training_checkpoint(path, map_location="cpu")
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        if payload.get("scaler"):
+            self.precision.scaler.load_state_dict(payload["scaler"])
+        old_world = int(payload.get("world_size", 1))
+        rng = payload["rng"]
+        restore_rng_state(rng[self.context.rank] if old_world == self.context.world_size else rng[0])
+        batches = int(payload["batches_in_epoch"])
+        if old_world != self.context.world_size:
+            # The per-rank shares of the permutation change with the world size: continue after roughly the
+            # same number of samples. Data order (and so the result) is no longer bit-identical.
+            batches = batches * old_world // self.context.world_size
+            if self.context.is_main:
+                print(f"warning: resuming a {old_world}-process run with {self.context.world_size} processes; "
+                      "data order within this epoch is approximate")
+        self.position = Position(iteration=int(payload["iteration"]), epoch=int(payload["epoch"]),
+                                 batches_in_epoch=min(batches, self.batches_per_epoch),
+                                 elapsed_seconds=float(payload.get("elapsed_seconds", 0.0)))
+        self._resumed = True
+        return path
+
+    def export_final(self) -> Path:
+        """Weight norm folded into plain weights, saved in our inference format to RUN_DIR/final/."""
+        plain = WaveGlow(self.config.model).apply_weight_norm()
+        plain.load_state_dict({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+        return plain.remove_weight_norm().save_pretrained(self.run_dir / "final")
+
+    # ---- logging --------------------------------------------------------------------------------------------------
+    @property
+    def writer(self):
+        if self._writer is None and self.context.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            # purge_step drops events a crashed run logged after the checkpoint we resumed from.
+            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"),
+                                         purge_step=self.position.iteration if self._resumed else None)
+        return self._writer
+
+    def _metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    def _append_metrics(self, record: dict[str, Any]) -> None:
+        with open(self._metrics_path(), "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _truncate_metrics(self) -> None:
+        """On resume, forget records of iterations after the checkpoint (they will be redone)."""
+        path = self._metrics_path()
+        if not path.is_file():
+            return
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a crash
+                continue
+            if record.get("iteration", 0) <= self.position.iteration:
+                kept.append(line)
+        atomic_write(path, lambda f: f.write("".join(line + "\n" for line in kept).encode("utf-8")))
+
+    def _log_train(self, window: list[StepStats], seconds: float) -> None:
+        sigma = self.config.train.sigma
+        loss = sum(s.loss for s in window) / len(window)
+        last = window[-1]
+        samples = len(window) * self.config.train.batch_size * self.context.world_size * \
+            self.config.train.segment_length
+        record = {"kind": "train", "iteration": last.iteration, "elapsed_s": round(self.position.elapsed_seconds, 2),
+                  "loss": loss, "bits_per_sample": (loss + sigma_constant_nats(sigma)) / LN2,
+                  "grad_norm": last.grad_norm, "lr": last.lr, "samples_per_s": samples / max(seconds, 1e-9)}
+        self._append_metrics(record)
+        w = self.writer
+        w.add_scalar("train/loss", loss, last.iteration)
+        w.add_scalar("train/bits_per_sample", record["bits_per_sample"], last.iteration)
+        w.add_scalar("train/grad_norm", last.grad_norm, last.iteration)
+        w.add_scalar("train/lr", last.lr, last.iteration)
+        w.add_scalar("train/samples_per_second", record["samples_per_s"], last.iteration)
+
+    def evaluate(self) -> dict[str, Any] | None:
+        """Rank 0: held-out bits per sample (exact, whole clips) and vocoded samples into TensorBoard."""
+        if self.held_out is None or not len(self.held_out):
+            return None
+        data = self.config.data
+        start = time.monotonic()
+        result = self.held_out.evaluate(self.model, self.config.train.sigma)
+        it = self.position.iteration
+        record = {"kind": "eval", "iteration": it, "elapsed_s": round(self.position.elapsed_seconds, 2),
+                  "bits_per_sample": result.bits_per_sample, "bits_per_16bit_sample": result.bits_per_16bit_sample,
+                  "held_out_seconds": round(self.held_out.seconds, 2), "n_utterances": result.n_utterances,
+                  "eval_seconds": round(time.monotonic() - start, 2)}
+        self._append_metrics(record)
+        w = self.writer
+        w.add_scalar("eval/bits_per_sample", result.bits_per_sample, it)
+        w.add_scalar("eval/bits_per_16bit_sample", result.bits_per_16bit_sample, it)
+        self.model.eval()
+        for item in self.held_out.items[: data.eval_audio_samples]:
+            # A fixed generator: differences between evals come from the model, not from the noise.
+            audio = self.model.infer(item.mel.to(self.device), sigma=data.eval_audio_sigma,
+                                     generator=torch.Generator().manual_seed(0))
+            w.add_audio(f"eval/{item.utt_id}", audio[0].clamp(-1, 1).float().cpu(), it,
+                        sample_rate=self.config.model.sampling_rate)
+            if not self._reference_logged:
+                w.add_audio(f"reference/{item.utt_id}", item.audio, 0, sample_rate=self.config.model.sampling_rate)
+        self._reference_logged = True
+        self.model.train()
+        w.flush()
+        return record
+
+    # ---- the step ------------------------------------------------------------------------------------------------
+    def _gradient_norm(self) -> torch.Tensor:
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        clip = self.config.train.grad_clip
+        if clip is not None:
+            return torch.nn.utils.clip_grad_norm_(params, clip)
+        return torch.nn.utils.get_total_norm([p.grad for p in params])
+
+    def train_step(self, mel: torch.Tensor, audio: torch.Tensor) -> StepStats:
+        """One optimizer step on a batch (mel [B, n_mel, F], audio [B, T]). Raises TrainingDiverged.
+
+        With train.micro_batches = k the batch runs as k chunks whose gradients accumulate; each chunk's loss is
+        weighted by its share of the samples, so the step minimises the same loss with 1/k of the activations.
+        """
+        scaler = self.precision.scaler
+        audio = audio.to(self.device, non_blocking=True)
+        mel = mel.to(self.device, non_blocking=True)
+        lr = self.scheduler.get_last_lr()[0]
+        chunks = list(zip(audio.chunk(self.config.train.micro_batches), mel.chunk(self.config.train.micro_batches)))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = torch.zeros((), device=self.device)
+        for i, (audio_chunk, mel_chunk) in enumerate(chunks):
+            # DDP all-reduces gradients in the last chunk's backward only.
+            last = i == len(chunks) - 1
+            no_sync = self.forward_module.no_sync() if self.context.enabled and not last else contextlib.nullcontext()
+            with no_sync:
+                with self.precision.autocast():
+                    z, logdet = self.forward_module(audio_chunk, mel_chunk)
+                chunk_loss = WaveGlow.loss(z, logdet, self.config.train.sigma)
+                if len(chunks) > 1:
+                    chunk_loss = chunk_loss * (audio_chunk.numel() / audio.numel())
+                scaler.scale(chunk_loss).backward()
+            loss = loss + chunk_loss.detach()
+        scaler.unscale_(self.optimizer)
+        grad_norm = self._gradient_norm()
+        # One all-reduce carries the loss (for logging) and the stop flag, so every rank stops at the same step.
+        shared = self.context.mean(torch.stack([loss.detach().float(),
+                                                torch.tensor(float(self.stop_requested), device=loss.device)]))
+        loss_value, norm_value, stop = float(shared[0]), float(grad_norm), bool(shared[1] > 0)
+        iteration = self.position.iteration + 1
+        overflow = not math.isfinite(norm_value)
+        if not math.isfinite(loss_value) or (overflow and not self.precision.uses_scaler):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise TrainingDiverged(iteration, loss_value, norm_value, self.checkpoints.latest_path())
+        scaler.step(self.optimizer)  # with fp16, skips the update when the unscaled gradients overflowed
+        scaler.update()
+        self.scheduler.step()
+        self.position.iteration = iteration
+        return StepStats(iteration, loss_value, norm_value, lr, skipped=overflow, stop=stop)
+
+    # ---- the loop ------------------------------------------------------------------------------------------------
+    def _loader(self, epoch: int, start_batch: int) -> torch.utils.data.DataLoader:
+        batch = self.config.train.batch_size
+        self.dataset.set_epoch(epoch)
+        self.sampler.set_epoch(epoch, start_index=start_batch * batch)
+        workers = self.config.data.num_workers
+        return torch.utils.data.DataLoader(
+            self.dataset, batch_size=batch, sampler=self.sampler, drop_last=True, num_workers=workers,
+            pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(epoch),
+            # Workers are recreated every epoch (never persistent) so they see the dataset's new epoch.
+            persistent_workers=False, prefetch_factor=2 if workers else None)
+
+    def _start(self) -> None:
+        if not self.context.is_main:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoints.directory.mkdir(parents=True, exist_ok=True)
+        self.checkpoints.remove_stale_temporaries()
+        text = json.dumps(self.config.to_dict(), indent=2) + "\n"
+        atomic_write(self.run_dir / "config.json", lambda f: f.write(text.encode("utf-8")))
+        if self._resumed:
+            self._truncate_metrics()
+
+    def fit(self) -> Position:
+        """Train until config.train.iterations (or a stop request); checkpoint, evaluate, export. Returns where
+        the run stopped. Raises TrainingDiverged on NaN/inf."""
+        train = self.config.train
+        total = train.iterations
+        self._start()
+        self.model.train()
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=self.position.iteration, unit="it", dynamic_ncols=True, mininterval=5,
+                   disable=not (self.context.is_main and self.show_progress))
+        clock = time.monotonic()
+        window: list[StepStats] = []
+        window_seconds = 0.0  # time in steps (data loading included), not in evaluation or checkpointing
+
+        def tick() -> float:
+            """Add the wall time since the last tick to the run's clock; returns it."""
+            nonlocal clock
+            now = time.monotonic()
+            spent, clock = now - clock, now
+            self.position.elapsed_seconds += spent
+            return spent
+
+        stop = False
+        try:
+            if not self._resumed and self.position.iteration == 0 and self.context.is_main:
+                record = self.evaluate()
+                if record:
+                    bar.write(f"iteration 0: held-out {record['bits_per_sample']:.4f} bits/sample")
+            self.context.barrier()
+            clock = time.monotonic()
+            while self.position.iteration < total and not stop:
+                p = self.position
+                for mel, audio in self._loader(p.epoch, p.batches_in_epoch):
+                    stats = self.train_step(mel, audio)
+                    stop = stats.stop  # the same on every rank, unlike self.stop_requested
+                    p.batches_in_epoch += 1
+                    self.history.append(stats)
+                    window.append(stats)
+                    window_seconds += tick()
+                    bar.update(1)
+                    it = p.iteration
+                    if it % train.log_every == 0 or it == total:
+                        if self.context.is_main:
+                            self._log_train(window, window_seconds)
+                            bar.set_postfix(loss=f"{stats.loss:.4f}", grad=f"{stats.grad_norm:.3g}", refresh=False)
+                        window, window_seconds = [], 0.0
+                    if it % train.eval_every == 0:
+                        record = self.evaluate() if self.context.is_main else None
+                        if record:
+                            bar.write(f"iteration {it}: held-out {record['bits_per_sample']:.4f} bits/sample "
+                                      f"({record['bits_per_16bit_sample']:.4f} per 16-bit sample)")
+                        self.context.barrier()
+                        tick()
+                    if it % train.checkpoint_every == 0 or it == total or stop:
+                        path = self.save_checkpoint()
+                        if path is not None:
+                            bar.write(f"iteration {it}: checkpoint {path}")
+                        tick()
+                    if it >= total or stop:
+                        break
+                else:
+                    p.epoch += 1
+                    p.batches_in_epoch = 0
+            if self.position.iteration >= total and self.context.is_main:
+                if total % train.eval_every:
+                    self.evaluate()
+                path = self.export_final()
+                bar.write(f"final model (weight norm removed): {path}")
+            self.context.barrier()
+        finally:
+            bar.close()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        return self.position
