@@ -11,12 +11,12 @@ Relative paths are resolved against `audio_root` (NVIDIA's lists use a `DUMMY/` 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from data.errors import DataError
+from waveglow.atomic import atomic_write_text
 
 AUDIO_EXTENSIONS = (".wav", ".flac")  # looked up in this order in <root>/wavs/
 _MAX_LISTED = 5  # how many missing files an error message names before summarising
@@ -146,12 +146,4 @@ def write_filelist(utterances: Iterable[Utterance], path: str | os.PathLike,
             raise DataError(f"cannot write {utt.utt_id} to {path}: its text contains '|' or a newline")
         rows.append(f"{audio.as_posix()}|{utt.text}" if utt.text is not None else audio.as_posix())
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("".join(row + "\n" for row in rows))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, "".join(row + "\n" for row in rows))

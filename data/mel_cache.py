@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from data.errors import DataError
+from waveglow.atomic import atomic_write
 from waveglow.audio import MelSpectrogram
 
 CONFIG_NAME = "mel_config.json"
@@ -36,18 +36,6 @@ def mel_config(mel: MelSpectrogram) -> dict:
     }
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call write(file_object) on a temp file beside `path`, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class MelCache:
     """Whole-clip log-mels on disk, computed on first use with `mel` (a CPU MelSpectrogram)."""
 
@@ -61,7 +49,7 @@ class MelCache:
         wanted = mel_config(self.mel)
         config_path = self.directory / CONFIG_NAME
         if not config_path.exists():
-            _atomic_write(config_path, lambda f: f.write(json.dumps(wanted, indent=1).encode("utf-8")))
+            atomic_write(config_path, lambda f: f.write(json.dumps(wanted, indent=1).encode("utf-8")))
             return
         try:
             found = json.loads(config_path.read_text(encoding="utf-8"))
@@ -97,7 +85,7 @@ class MelCache:
 
     def store(self, utt_id: str, mel: np.ndarray) -> Path:
         path = self.path(utt_id)
-        _atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(mel, dtype=np.float32)))
+        atomic_write(path, lambda f: np.save(f, np.ascontiguousarray(mel, dtype=np.float32)))
         return path
 
     def get(self, utt_id: str, audio: np.ndarray, source: Path | str) -> np.ndarray:

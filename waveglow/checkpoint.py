@@ -10,21 +10,23 @@ Older NVIDIA layouts (per-layer `cond_layers`, separate `res_layers`/`skip_layer
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .atomic import atomic_path, atomic_write_text
 from .config import ConfigError, WaveGlowConfig
 from .safe_pickle import CheckpointError, PickledObject, safe_torch_load
 
 FORMAT_NAME = "waveglow-toolkit"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+
+if TYPE_CHECKING:
+    from .model import WaveGlow
 
 __all__ = ["CheckpointError", "CheckpointInfo", "load_waveglow", "save_waveglow", "read_state_dict"]
 
@@ -329,20 +331,7 @@ def save_waveglow(model, directory: str | Path) -> Path:
         raise ValueError("call remove_weight_norm() before save_pretrained (the saved format holds plain weights)")
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     config = {"format": FORMAT_NAME, "format_version": 1, **model.config.to_dict()}
-    _atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT_NAME}))
-    _atomic_write(directory / CONFIG_FILE, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2) + "\n"))
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT_NAME})
+    atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
     return directory
-
-
-def _atomic_write(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -14,7 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from ..safe_pickle import CheckpointError
-from .atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from .config import GlowConfig
 from .model import Glow
 

@@ -10,52 +10,19 @@ nothing in them is ever executed.
 """
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
+from waveglow.atomic import atomic_write
 from waveglow.safe_pickle import CheckpointError
 
 TRAIN_FORMAT = "waveglow-toolkit-train"
 LATEST = "latest"
 _CKPT_NAME = re.compile(r"ckpt_(\d+)\.pt")
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable across a power cut; harmless (and skipped) where unsupported.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(target: Path, write: Callable[[Any], None]) -> None:
-    """Call write(binary file object) on a temp file beside `target`, fsync it, rename it over `target`."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_directory(target.parent)
 
 
 def load_training_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:

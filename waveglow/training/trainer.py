@@ -29,7 +29,9 @@ from data.dataset import AudioMelDataset
 from data.errors import DataError
 from waveglow.model import WaveGlow
 
-from .checkpoints import CheckpointStore, atomic_write, load_training_checkpoint
+from waveglow.atomic import atomic_write
+
+from .checkpoints import CheckpointStore, load_training_checkpoint
 from .config import TrainingConfig
 from .data import RunData
 from .distributed import DistributedContext
