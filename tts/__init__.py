@@ -1,14 +1,17 @@
-"""Text-to-speech models: `Tacotron2` (text -> mel) and the `tts.text` front end (text -> symbol ids).
+"""Text-to-speech models: `Tacotron2` (text -> mel) and the `tts.text` front end (text -> symbol ids);
+`Synthesizer` (text -> audio: Festival or Tacotron2, then WaveGlow or the Griffin-Lim fallback).
 
-`Tacotron2` is imported on first use, so `import tts.text` does not pay for importing torch.
+`Tacotron2` and `Synthesizer` are imported on first use, so `import tts.text` does not pay for importing torch.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Tacotron2"]
+__all__ = ["Tacotron2", "Synthesizer", "SynthesisError", "FrontendError"]
 
 if TYPE_CHECKING:
+    from .festival import FrontendError
+    from .pipeline import SynthesisError, Synthesizer
     from .tacotron2 import Tacotron2
 
 
@@ -17,4 +20,12 @@ def __getattr__(name: str) -> Any:
         from .tacotron2 import Tacotron2
 
         return Tacotron2
+    if name in ("Synthesizer", "SynthesisError"):
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    if name == "FrontendError":
+        from .festival import FrontendError
+
+        return FrontendError
     raise AttributeError(f"module 'tts' has no attribute {name!r}")

@@ -13,6 +13,12 @@ import sys
 COMMANDS: list[tuple[str, str]] = [
     ("info", "waveglow.commands.info"),
     ("convert", "waveglow.commands.convert"),
+    ("vocode", "waveglow.commands.vocode"),
+    ("tts", "waveglow.commands.tts"),
+    ("demo", "waveglow.commands.demo"),
+    ("train", "waveglow.commands.train"),
+    ("eval-nll", "waveglow.commands.eval_nll"),
+    ("glow", "waveglow.commands.glow"),
 ]
 
 

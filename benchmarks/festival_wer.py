@@ -1,0 +1,215 @@
+"""Intelligibility of the weight-free TTS path: word error rate of an off-the-shelf recogniser (PocketSphinx,
+its bundled US English model) on synthesised LJSpeech sentences.
+
+Rows (each the WER over the sentences it covers, all words pooled):
+  Festival audio             Festival's own speech resampled to 16 kHz: the upper bound for everything after it
+  Festival -> Griffin-Lim    what `waveglow tts --checkpoint griffin-lim` produces (Synthesizer end to end)
+  Festival -> WaveGlow       with --checkpoint: the same through a trained WaveGlow (its mel settings)
+  LJSpeech recording [-> vocoder]   where the clip's audio is in --wavs-dir: the recogniser on real speech and on
+                             copy-synthesis of it (recording -> mel -> vocoder), to calibrate the numbers above
+
+Text is compared after lowercasing, spelling numbers as words, turning hyphens into spaces and dropping
+punctuation other than in-word apostrophes. The reference is LJSpeech's normalised transcript.
+
+    .venv/bin/python benchmarks/festival_wer.py                      # 10 held-out LJ050 sentences
+    .venv/bin/python benchmarks/festival_wer.py --checkpoint runs/wg/ --save-dir /tmp/wer_wavs -v
+
+Needs: apt-get install festival festvox-us-slt-hts; pip install pocketsphinx.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tts.festival import FestivalFrontend  # noqa: E402
+from tts.griffin_lim import GriffinLimVocoder  # noqa: E402
+from tts.pipeline import Synthesizer, WaveGlowVocoder  # noqa: E402
+from tts.text.numbers import normalize_numbers  # noqa: E402
+from waveglow.audio import load_wav, resample_audio  # noqa: E402
+
+DATA = Path("/work/shared/data/ljspeech-sample")
+DEFAULT_IDS = [f"LJ050-{n:04d}" for n in range(29, 39)]  # held-out chapter; 0029-0033 also have recordings
+RECOGNISER_RATE = 16000  # PocketSphinx's US English model is trained on 16 kHz speech
+
+
+# --------------------------------------------------------------------------------------------------------------
+# scoring
+
+
+def normalize_words(text: str) -> list[str]:
+    """Lowercased words with numbers spelled out, hyphens split and punctuation (but in-word ') removed."""
+    text = normalize_numbers(text.lower())
+    text = re.sub(r"[-\u2013\u2014/]", " ", text)
+    text = re.sub(r"[^a-z' ]", " ", text)
+    return [w.strip("'") for w in text.split() if w.strip("'")]
+
+
+def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
+    """Word-level Levenshtein distance (substitutions + deletions + insertions)."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref_word in enumerate(reference, 1):
+        current = [i]
+        for j, hyp_word in enumerate(hypothesis, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
+        previous = current
+    return previous[-1]
+
+
+class Recognizer:
+    """PocketSphinx with its default US English acoustic model, dictionary and language model."""
+
+    def __init__(self):
+        try:
+            from pocketsphinx import Decoder
+        except ImportError:
+            sys.exit("pocketsphinx is not installed: .venv/bin/pip install pocketsphinx")
+        self.decoder = Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL")
+
+    def transcribe(self, audio: np.ndarray, rate: int) -> str:
+        """float audio [T] in [-1, 1] at `rate` Hz -> recognised text (lowercase words)."""
+        audio = resample_audio(audio, rate, RECOGNISER_RATE) if rate != RECOGNISER_RATE else audio
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+
+class Score:
+    """Pooled word errors for one system."""
+
+    def __init__(self, name: str):
+        self.name, self.sentences, self.words, self.errors, self.seconds = name, 0, 0, 0, 0.0
+
+    def add(self, reference: str, hypothesis: str, seconds: float) -> int:
+        ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+        errors = edit_distance(ref, hyp)
+        self.sentences += 1
+        self.words += len(ref)
+        self.errors += errors
+        self.seconds += seconds
+        return errors
+
+    @property
+    def wer(self) -> float:
+        return self.errors / max(self.words, 1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# systems
+
+
+def load_transcripts(path: Path, ids: list[str]) -> dict[str, str]:
+    """id -> normalised transcript (LJSpeech metadata layout `id|raw|normalised`), in the order of `ids`."""
+    rows = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split("|")
+        if len(fields) == 3 and fields[0] in ids:
+            rows[fields[0]] = fields[2]
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        sys.exit(f"{path}: no transcript for {', '.join(missing)}")
+    return {i: rows[i] for i in ids}
+
+
+def vocoder_mel(vocoder, audio: np.ndarray, rate: int) -> torch.Tensor:
+    """Copy-synthesis input: the mel of recorded audio in the shape `vocoder` expects."""
+    settings = {name: getattr(vocoder, name) for name in ("n_mel_channels", "sampling_rate", "hop_length")
+                if getattr(vocoder, name, None) is not None}
+    frontend = FestivalFrontend(**settings)  # only its audio -> mel half is used here
+    return frontend.audio_to_mel(audio, rate)
+
+
+def build_systems(args) -> list[tuple[str, object]]:
+    """(row name, vocoder or None for the unvocoded audio) for the Festival rows."""
+    griffin_lim = Synthesizer(frontend="festival", vocoder="griffin-lim", griffin_lim_iters=args.griffin_lim_iters)
+    systems = [("Festival audio (upper bound)", None), ("Festival -> mel -> Griffin-Lim", griffin_lim)]
+    if args.checkpoint:
+        waveglow = Synthesizer(frontend="festival", vocoder=args.checkpoint, sigma=args.sigma,
+                               denoise=args.denoise, seed=args.seed)
+        systems.append((f"Festival -> mel -> WaveGlow ({Path(args.checkpoint).name})", waveglow))
+    return systems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ids", nargs="+", default=DEFAULT_IDS, help="LJSpeech ids (default LJ050-0029..0038)")
+    parser.add_argument("--transcripts", type=Path, default=DATA / "all_transcripts.csv")
+    parser.add_argument("--wavs-dir", type=Path, default=DATA / "wavs",
+                        help="recordings <id>.flac / .wav for the LJSpeech rows (skipped where absent)")
+    parser.add_argument("--checkpoint", help="a trained WaveGlow: adds Festival -> WaveGlow rows")
+    parser.add_argument("--sigma", type=float, default=0.666)
+    parser.add_argument("--denoise", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--griffin-lim-iters", type=int, default=60)
+    parser.add_argument("--save-dir", type=Path, help="also write every synthesised clip here")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print each hypothesis")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+
+    transcripts = load_transcripts(args.transcripts, args.ids)
+    recognizer = Recognizer()
+    festival = FestivalFrontend()
+    systems = build_systems(args)
+    copy_vocoders = [("Griffin-Lim", GriffinLimVocoder(n_iter=args.griffin_lim_iters))]
+    if args.checkpoint:
+        copy_vocoders.append(("WaveGlow", WaveGlowVocoder(args.checkpoint, sigma=args.sigma, denoise=args.denoise)))
+    scores: dict[str, Score] = {}
+    if args.save_dir:
+        args.save_dir.mkdir(parents=True, exist_ok=True)
+
+    def score(name: str, utt_id: str, audio: np.ndarray, rate: int, seconds: float) -> None:
+        hypothesis = recognizer.transcribe(audio, rate)
+        errors = scores.setdefault(name, Score(name)).add(transcripts[utt_id], hypothesis, seconds)
+        if args.verbose:
+            print(f"  {name:<40} {errors:>2} err | {hypothesis}")
+        if args.save_dir:
+            import soundfile as sf
+
+            slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+            sf.write(args.save_dir / f"{utt_id}_{slug}.wav", np.clip(audio, -1, 1), rate, subtype="PCM_16")
+
+    for utt_id, text in transcripts.items():
+        if args.verbose:
+            print(f"{utt_id}: {text}")
+        start = time.perf_counter()
+        audio, rate = festival.synthesize_audio(text)
+        score("Festival audio (upper bound)", utt_id, audio, rate, time.perf_counter() - start)
+        for name, synth in systems[1:]:
+            start = time.perf_counter()
+            audio, rate = synth.synthesize(text)
+            score(name, utt_id, audio, rate, time.perf_counter() - start)
+        recording = next((p for p in (args.wavs_dir / f"{utt_id}.flac", args.wavs_dir / f"{utt_id}.wav")
+                          if p.is_file()), None)
+        if recording is None:
+            continue
+        audio, rate = load_wav(recording)
+        score("LJSpeech recording", utt_id, audio, rate, 0.0)
+        for name, vocoder in copy_vocoders:
+            start = time.perf_counter()
+            vocoded = vocoder.mel_to_audio(vocoder_mel(vocoder, audio, rate))
+            score(f"LJSpeech recording -> mel -> {name}", utt_id, vocoded, vocoder.sampling_rate,
+                  time.perf_counter() - start)
+
+    width = max(len(name) for name in scores)
+    print(f"\nPocketSphinx WER, {len(args.ids)} LJSpeech sentences ({args.ids[0]} .. {args.ids[-1]}), "
+          "reference: normalised transcript")
+    print(f"{'system':<{width}} {'sents':>5} {'words':>5} {'errors':>6} {'WER':>7} {'s/sent':>7}")
+    for s in scores.values():
+        print(f"{s.name:<{width}} {s.sentences:>5} {s.words:>5} {s.errors:>6} {100 * s.wer:>6.1f}% "
+              f"{s.seconds / s.sentences:>7.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""What the demo's buttons do, without any gradio: vocoder choice, safe mel / audio loading, vocoding, latent tricks.
+
+Every function raises `DemoError` (a ValueError) with a message fit for the page when the user's input is at fault.
+The TTS pipeline, `waveglow.vocode` and the mel adapter are used when installed; each has a small fallback here so
+the demo still runs while they are missing (see `capabilities()`).
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MAX_TEXT_CHARS = 600
+MAX_AUDIO_SECONDS = 30.0
+MAX_MEL_FRAMES = 4000  # ~46 s at 22050 Hz / hop 256
+DEFAULT_VOCODER = "default"
+GRIFFIN_LIM = "griffin-lim"
+NATIVE_MEL_FORMAT = "nvidia"  # natural-log Tacotron2 mel, as our MelSpectrogram computes it
+
+
+class DemoError(ValueError):
+    """A problem with the user's input or choice; the message is shown in the page as is."""
+
+
+def _optional_module(name: str):
+    """The module if it is installed in this checkout, else None (the demo then uses its own fallback)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return None
+        raise
+
+
+def capabilities() -> dict[str, bool]:
+    """Which optional toolkit modules this checkout has (shown in the page footer)."""
+    names = ("tts.pipeline", "waveglow.vocode", "waveglow.denoiser", "tts.mel_adapter")
+    return {name: _optional_module(name) is not None for name in names}
+
+
+# ---- vocoder choice -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VocoderChoice:
+    """Either a WaveGlow checkpoint path or Griffin-Lim; `label` says which, in words."""
+
+    checkpoint: str | None
+    label: str
+
+    @property
+    def is_griffin_lim(self) -> bool:
+        return self.checkpoint is None
+
+
+def default_checkpoint() -> str | None:
+    """The built-in WaveGlow shipped with the toolkit (tts.pipeline.default_vocoder_path), or None."""
+    pipeline = _optional_module("tts.pipeline")
+    path = pipeline.default_vocoder_path() if pipeline is not None else None
+    return str(path) if path else None
+
+
+def griffin_lim_label() -> str:
+    from tts.griffin_lim import FALLBACK_LABEL
+
+    return FALLBACK_LABEL
+
+
+def resolve_vocoder(choice: str, custom_path: str = "") -> VocoderChoice:
+    """Dropdown choice + optional typed path -> VocoderChoice. A typed path wins over the dropdown."""
+    custom_path = (custom_path or "").strip()
+    if custom_path:
+        path = Path(custom_path).expanduser()
+        if not path.exists():
+            raise DemoError(f"vocoder checkpoint not found: {custom_path}")
+        return VocoderChoice(str(path), f"WaveGlow {path.name}")
+    if choice == GRIFFIN_LIM:
+        return VocoderChoice(None, "Griffin-Lim (chosen)")
+    checkpoint = default_checkpoint()
+    if checkpoint is None:
+        return VocoderChoice(None, griffin_lim_label())
+    return VocoderChoice(checkpoint, f"built-in WaveGlow {Path(checkpoint).name}")
+
+
+@functools.lru_cache(maxsize=4)
+def load_waveglow(checkpoint: str):
+    """WaveGlow from any supported checkpoint, cached per path, in eval mode."""
+    from waveglow.checkpoint import CheckpointError
+    from waveglow.config import ConfigError
+    from waveglow.model import WaveGlow
+
+    try:
+        return WaveGlow.from_pretrained(checkpoint).eval()
+    except (CheckpointError, ConfigError, OSError) as exc:
+        raise DemoError(f"cannot load WaveGlow checkpoint {checkpoint}: {exc}") from None
+
+
+def vocoder_mel_settings(vocoder: VocoderChoice) -> dict:
+    """MelSpectrogram keyword arguments matching the vocoder (n_mels, rate, hop); Tacotron2's for Griffin-Lim."""
+    if vocoder.is_griffin_lim:
+        return dict(sampling_rate=22050, hop_length=256, n_mels=80)
+    c = load_waveglow(vocoder.checkpoint).config
+    return dict(sampling_rate=c.sampling_rate, hop_length=c.hop_length, n_mels=c.n_mel_channels)
+
+
+@functools.lru_cache(maxsize=4)
+def mel_transform(sampling_rate: int, hop_length: int, n_mels: int):
+    from waveglow.audio import MelSpectrogram
+
+    return MelSpectrogram(sampling_rate=sampling_rate, hop_length=hop_length, n_mels=n_mels)
+
+
+def audio_to_mel(audio: np.ndarray, settings: dict) -> torch.Tensor:
+    """float32 audio [T] in [-1, 1] -> log-mel [n_mels, 1 + T // hop] for the given settings."""
+    with torch.no_grad():
+        return mel_transform(**settings)(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+
+
+# ---- vocoding -------------------------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    """Audio plus what to show beside it."""
+
+    audio: np.ndarray
+    sampling_rate: int
+    mel: torch.Tensor | None
+    note: str
+
+
+def _griffin_lim(mel: torch.Tensor, sampling_rate: int, hop_length: int) -> np.ndarray:
+    from tts.griffin_lim import GriffinLimVocoder
+
+    return GriffinLimVocoder(sampling_rate=sampling_rate, hop_length=hop_length, n_iter=32).mel_to_audio(mel)
+
+
+def _waveglow_audio(checkpoint: str, mel: torch.Tensor, sigma: float, denoise: float, seed: int) -> tuple[np.ndarray, str]:
+    """WaveGlow audio of a mel: through waveglow.vocode when installed (it owns the denoiser), else infer()."""
+    vocode_module = _optional_module("waveglow.vocode")
+    if vocode_module is not None:
+        audio = vocode_module.vocode(mel, checkpoint=checkpoint, sigma=sigma, denoise=denoise, seed=seed,
+                                     device="cpu")
+        return np.asarray(audio, dtype=np.float32).reshape(-1), ""
+    model = load_waveglow(checkpoint)
+    generator = torch.Generator().manual_seed(int(seed))
+    audio = model.infer(mel, sigma=sigma, generator=generator)[0].float().numpy()
+    note = " (denoiser not installed in this checkout: strength ignored)" if denoise > 0 else ""
+    return audio, note
+
+
+def vocode(mel: torch.Tensor, vocoder: VocoderChoice, sigma: float, denoise: float, seed: int = 0) -> Result:
+    """Log-mel [n_mels, F] -> Result with the vocoder's audio."""
+    check_mel_size(mel)
+    settings = vocoder_mel_settings(vocoder)
+    if mel.shape[0] != settings["n_mels"]:
+        raise DemoError(f"the mel has {mel.shape[0]} channels but {vocoder.label} expects {settings['n_mels']}")
+    if vocoder.is_griffin_lim:
+        audio, extra = _griffin_lim(mel, settings["sampling_rate"], settings["hop_length"]), ""
+    else:
+        audio, extra = _waveglow_audio(vocoder.checkpoint, mel, sigma, denoise, seed)
+    note = f"{vocoder.label}, sigma {sigma:g}, denoiser {denoise:g}{extra}" if not vocoder.is_griffin_lim \
+        else vocoder.label
+    return Result(clip_audio(audio), settings["sampling_rate"], mel, note)
+
+
+def clip_audio(audio: np.ndarray) -> np.ndarray:
+    """Float audio clipped to [-1, 1] (an untrained vocoder can produce anything) with NaN set to 0."""
+    return np.clip(np.nan_to_num(audio.astype(np.float32)), -1.0, 1.0)
+
+
+# ---- text to speech -------------------------------------------------------------------------------------------------
+def check_text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise DemoError("Please type some text to speak.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise DemoError(f"Text is too long ({len(text)} characters); the limit is {MAX_TEXT_CHARS}.")
+    return text
+
+
+@functools.lru_cache(maxsize=4)
+def _synthesizer(frontend: str, vocoder_arg: str, denoise: float, sigma: float):
+    pipeline = _optional_module("tts.pipeline")
+    return pipeline.Synthesizer(frontend=frontend, vocoder=vocoder_arg, denoise=denoise, sigma=sigma)
+
+
+def _festival_mel(text: str, settings: dict) -> torch.Tensor:
+    """Fallback frontend while tts.pipeline is missing: Festival speech -> our mel for the vocoder."""
+    from tts.festival import FestivalFrontend
+
+    return FestivalFrontend(n_mel_channels=settings["n_mels"], sampling_rate=settings["sampling_rate"],
+                            hop_length=settings["hop_length"]).text_to_mel(text)
+
+
+def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: float, denoise: float) -> Result:
+    """Text -> speech with the chosen frontend and vocoder (tts.pipeline when installed)."""
+    text = check_text(text)
+    if _optional_module("tts.pipeline") is not None:
+        from tts.festival import FrontendError
+        from tts.pipeline import SynthesisError
+
+        vocoder_arg = vocoder.checkpoint or GRIFFIN_LIM
+        try:
+            audio, rate = _synthesizer(frontend, vocoder_arg, float(denoise), float(sigma)).synthesize(text)
+        except (SynthesisError, FrontendError) as exc:
+            raise DemoError(str(exc)) from None
+        audio = clip_audio(np.asarray(audio).reshape(-1))
+        mel = audio_to_mel(audio, dict(vocoder_mel_settings(vocoder), sampling_rate=int(rate)))
+        return Result(audio, int(rate), mel, f"{frontend} frontend, {vocoder.label}")
+    if frontend != "festival":
+        raise DemoError(f"the {frontend} frontend needs tts.pipeline, which this checkout does not have yet")
+    result = vocode(_festival_mel(text, vocoder_mel_settings(vocoder)), vocoder, sigma, denoise)
+    result.note = f"festival frontend, {result.note}"
+    return result
+
+
+# ---- mel files ------------------------------------------------------------------------------------------------------
+def mel_format_choices() -> list[str]:
+    """Mel conventions an upload can be in: tts.mel_adapter's FORMATS when installed, else ours only."""
+    adapter = _optional_module("tts.mel_adapter")
+    return list(adapter.FORMATS) if adapter is not None else [NATIVE_MEL_FORMAT]
+
+
+def _tensor_from_loaded(obj) -> torch.Tensor:
+    """A loaded .pt object -> its mel tensor: a tensor, or a dict holding 'mel' or exactly one tensor."""
+    if isinstance(obj, dict):
+        tensors = {k: v for k, v in obj.items() if isinstance(v, (torch.Tensor, np.ndarray))}
+        obj = tensors.get("mel") if "mel" in tensors else (next(iter(tensors.values())) if len(tensors) == 1 else None)
+    if isinstance(obj, np.ndarray):
+        obj = torch.from_numpy(obj)
+    if not isinstance(obj, torch.Tensor):
+        raise DemoError("the .pt file must hold a mel tensor (or a dict with a 'mel' tensor)")
+    return obj
+
+
+def load_mel_file(path: str) -> torch.Tensor:
+    """An uploaded .npy / .pt file -> float32 mel [n_mels, F] or [F, n_mels]; nothing in the file is executed."""
+    from waveglow.safe_pickle import CheckpointError, safe_torch_load
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".npy", ".pt"):
+        raise DemoError(f"unsupported mel file type '{suffix}': upload a .npy or .pt file")
+    try:
+        mel = torch.from_numpy(np.load(path, allow_pickle=False)) if suffix == ".npy" \
+            else _tensor_from_loaded(safe_torch_load(path))
+    except DemoError:
+        raise
+    except (ValueError, OSError, CheckpointError) as exc:
+        raise DemoError(f"cannot read the mel file: {exc}") from None
+    if mel.dim() == 3 and mel.shape[0] == 1:
+        mel = mel[0]
+    if mel.dim() != 2 or not mel.is_floating_point():
+        raise DemoError(f"the mel must be a float array [n_mels, frames], got {mel.dtype} {list(mel.shape)}")
+    if not torch.isfinite(mel).all():
+        raise DemoError("the mel contains NaN or infinite values")
+    return mel.float()
+
+
+def convert_mel(mel: torch.Tensor, mel_format: str, n_mels: int) -> torch.Tensor:
+    """A mel in `mel_format` -> our convention with the vocoder's n_mels (tts.mel_adapter when installed)."""
+    adapter = _optional_module("tts.mel_adapter")
+    if adapter is None:
+        if mel_format != NATIVE_MEL_FORMAT:
+            raise DemoError(f"unknown mel format {mel_format!r}")
+        return mel.T.contiguous() if mel.shape[0] != n_mels and mel.shape[1] == n_mels else mel
+    if mel_format not in adapter.FORMATS:
+        raise DemoError(f"unknown mel format {mel_format!r}; choose one of {', '.join(adapter.FORMATS)}")
+    try:
+        converted = adapter.to_vocoder_mel(mel.numpy(), mel_format, n_mels=n_mels, warn=False)
+    except adapter.MelFormatError as exc:
+        raise DemoError(f"cannot convert the mel: {exc}") from None
+    return torch.from_numpy(np.ascontiguousarray(converted, dtype=np.float32))
+
+
+def check_mel_size(mel: torch.Tensor) -> None:
+    if mel.dim() != 2 or mel.shape[1] < 2:
+        raise DemoError(f"the mel must be [n_mels, frames] with at least 2 frames, got {list(mel.shape)}")
+    if mel.shape[1] > MAX_MEL_FRAMES:
+        raise DemoError(f"the mel has {mel.shape[1]} frames; the demo's limit is {MAX_MEL_FRAMES}")
+
+
+# ---- recordings -----------------------------------------------------------------------------------------------------
+def load_recording(path: str | None, sampling_rate: int) -> np.ndarray:
+    """An uploaded audio file -> float32 mono [T] at `sampling_rate` (resampled), at most MAX_AUDIO_SECONDS."""
+    from data.errors import DataError
+    from waveglow.audio import load_wav
+
+    if not path:
+        raise DemoError("Please upload a recording first.")
+    try:
+        audio, _ = load_wav(path, sampling_rate=sampling_rate, resample=True)
+    except DataError as exc:
+        raise DemoError(f"cannot use this recording: {str(exc).replace(str(path), Path(path).name)}") from None
+    if audio.size > MAX_AUDIO_SECONDS * sampling_rate:
+        raise DemoError(f"the recording is {audio.size / sampling_rate:.1f} s long; the limit is "
+                        f"{MAX_AUDIO_SECONDS:g} s")
+    if audio.size < 2048:
+        raise DemoError("the recording is too short (under 0.1 s)")
+    return audio
+
+
+def resynthesise(path: str | None, vocoder: VocoderChoice, sigma: float, denoise: float) -> tuple[Result, torch.Tensor]:
+    """Recording -> our mel -> vocoder. Returns the result and the recording's own mel."""
+    settings = vocoder_mel_settings(vocoder)
+    mel = audio_to_mel(load_recording(path, settings["sampling_rate"]), settings)
+    result = vocode(mel, vocoder, sigma, denoise)
+    return result, mel
+
+
+# ---- latent space (needs a WaveGlow) --------------------------------------------------------------------------------
+def require_waveglow(vocoder: VocoderChoice):
+    if vocoder.is_griffin_lim:
+        raise DemoError("the latent-space tools need a WaveGlow checkpoint: type its path in the vocoder box")
+    return load_waveglow(vocoder.checkpoint)
+
+
+@torch.no_grad()
+def encode(model, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact latent of a recording: (z [1, n_group, T / n_group], mel [n_mel, T / hop]) with
+    `model.infer(mel, sigma=1, z=z)` giving the recording back (T cropped to whole mel frames)."""
+    c = model.config
+    n_samples = (audio.size // c.hop_length) * c.hop_length
+    audio = audio[:n_samples]
+    mel = audio_to_mel(audio, dict(sampling_rate=c.sampling_rate, hop_length=c.hop_length, n_mels=c.n_mel_channels))
+    z, _ = model(torch.from_numpy(audio)[None], mel[None])
+    return z, mel[:, : n_samples // c.hop_length]
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation of two latents seen as vectors (keeps the norm a Gaussian sample has)."""
+    a_flat, b_flat = a.flatten().double(), b.flatten().double()
+    cos = torch.dot(a_flat, b_flat) / (a_flat.norm() * b_flat.norm()).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    if omega.abs() < 1e-6:
+        return torch.lerp(a, b, t)
+    mix = (torch.sin((1 - t) * omega) * a_flat + torch.sin(t * omega) * b_flat) / torch.sin(omega)
+    return mix.reshape(a.shape).to(a.dtype)
+
+
+def interpolate(path_a: str | None, path_b: str | None, t: float, method: str, vocoder: VocoderChoice) -> Result:
+    """Decode a mix of two recordings' exact latents with recording A's mel (both cropped to the shorter).
+
+    t = 0 gives recording A back exactly; t = 1 gives B's fine structure (its noise) under A's spectrogram."""
+    model = require_waveglow(vocoder)
+    rate = model.config.sampling_rate
+    audio_a, audio_b = load_recording(path_a, rate), load_recording(path_b, rate)
+    n_samples = min(audio_a.size, audio_b.size)  # crop the audio, not z: the flow is not local in time
+    z_a, mel = encode(model, audio_a[:n_samples])
+    z_b, _ = encode(model, audio_b[:n_samples])
+    z = slerp(z_a, z_b, t) if method == "slerp" else torch.lerp(z_a, z_b, float(t))
+    audio = model.infer(mel, sigma=1.0, z=z)[0].numpy()
+    return Result(clip_audio(audio), rate, mel, f"{method} t={t:g} of A's and B's latents, decoded with A's mel")
+
+
+def sigma_values(text: str) -> list[float]:
+    """'0, 0.5, 1' -> [0.0, 0.5, 1.0]; 1 to 8 values in [0, 2]."""
+    try:
+        values = [float(v) for v in (text or "").replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise DemoError(f"sigmas must be numbers separated by commas, got {text!r}") from None
+    if not 1 <= len(values) <= 8 or not all(0.0 <= v <= 2.0 and math.isfinite(v) for v in values):
+        raise DemoError("give 1 to 8 sigmas between 0 and 2, e.g. 0, 0.4, 0.8, 1.0")
+    return values
+
+
+def sweep_sigma(path: str | None, sigmas_text: str, own_latent: bool, vocoder: VocoderChoice,
+                gap_s: float = 0.3) -> tuple[Result, list[np.ndarray]]:
+    """One recording's mel decoded at several sigmas, joined with short silences.
+
+    own_latent: scale the recording's exact latent (sigma 1 = the recording itself) instead of a seeded draw."""
+    model = require_waveglow(vocoder)
+    sigmas = sigma_values(sigmas_text)
+    rate = model.config.sampling_rate
+    z, mel = encode(model, load_recording(path, rate))
+    if not own_latent:
+        z = model.draw_latent(1, z.shape[2], torch.Generator().manual_seed(0))
+    pieces = [clip_audio(model.infer(mel, sigma=s, z=z)[0].numpy()) for s in sigmas]
+    gap = np.zeros(int(gap_s * rate), dtype=np.float32)
+    joined = np.concatenate([x for piece in pieces for x in (piece, gap)][:-1])
+    source = "the recording's own latent" if own_latent else "a seeded random latent"
+    return Result(joined, rate, mel, f"sigmas {', '.join(f'{s:g}' for s in sigmas)} applied to {source}"), pieces

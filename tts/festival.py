@@ -1,0 +1,167 @@
+"""Festival text -> mel front end: needs no model weights, only the system packages named in `INSTALL_COMMAND`.
+
+    text -> Festival `text2wave` with the CMU SLT HTS voice (a subprocess, text passed in a temp file)
+         -> wav (32 kHz for this voice) -> edge silence trimmed -> resampled to the mel's rate (22050 Hz)
+         -> `MelSpectrogram` (Tacotron2's log-mel)                                        -> mel [n_mels, frames]
+
+The mel settings default to Tacotron2's (80 mels, hop 256, 0-8000 Hz) but can follow any vocoder, since the mel is
+computed from audio rather than predicted.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+INSTALL_COMMAND = "apt-get install festival festvox-us-slt-hts"
+DEFAULT_VOICE = "cmu_us_slt_arctic_hts"
+TEXT2WAVE = "text2wave"  # Festival's batch synthesis script (ships in the `festival` package)
+
+# A voice name becomes Scheme code "(voice_NAME)" on Festival's command line: allow identifiers only.
+_VOICE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class FrontendError(RuntimeError):
+    """The text front end cannot run (missing program or voice, failure, timeout); the message says how to fix it."""
+
+
+def find_text2wave() -> str:
+    """Absolute path of Festival's `text2wave`; FrontendError with the install command when it is not on PATH."""
+    path = shutil.which(TEXT2WAVE)
+    if path is None:
+        raise FrontendError(f"Festival is not installed (no '{TEXT2WAVE}' on PATH); install it with: "
+                            f"{INSTALL_COMMAND}")
+    return path
+
+
+def trim_edge_silence(audio: np.ndarray, sampling_rate: int, top_db: float = 40.0,
+                      margin_s: float = 0.05) -> np.ndarray:
+    """Drop leading / trailing audio quieter than `top_db` below the peak, keeping `margin_s` seconds of it.
+
+    Festival starts every utterance with ~0.25 s of silence; trimming lets the pipeline control the pauses.
+    audio float32 [T] -> float32 [T'] (unchanged when it is all silence).
+    """
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak == 0.0:
+        return audio
+    loud = np.flatnonzero(np.abs(audio) > peak * 10.0 ** (-top_db / 20.0))
+    margin = int(round(margin_s * sampling_rate))
+    return audio[max(0, loud[0] - margin): loud[-1] + 1 + margin]
+
+
+def _ascii_text(text: str) -> str:
+    """Festival reads its text file as 8-bit characters: transliterate to ASCII so UTF-8 never becomes noise."""
+    from unidecode import unidecode
+
+    return unidecode(text)
+
+
+class FestivalFrontend:
+    """Text -> log-mel [n_mel_channels, frames] through Festival speech (`synthesize_audio` gives the audio itself).
+
+    voice: Festival voice name (selected with `(voice_NAME)`); timeout_s: limit per call of text2wave.
+    The mel parameters are those of `waveglow.audio.MelSpectrogram` (natural log, clamp 1e-5).
+    """
+
+    name = "festival"
+
+    def __init__(self, voice: str = DEFAULT_VOICE, timeout_s: float = 60.0, n_mel_channels: int = 80,
+                 sampling_rate: int = 22050, hop_length: int = 256, n_fft: int = 1024, fmin: float = 0.0,
+                 fmax: float = 8000.0, trim_silence: bool = True):
+        if not _VOICE_NAME.match(voice):
+            raise ValueError(f"voice must be a Festival voice name (letters, digits, '_'), got {voice!r}")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.voice = voice
+        self.timeout_s = float(timeout_s)
+        self.trim_silence = trim_silence
+        self.mel_settings = dict(sampling_rate=int(sampling_rate), n_fft=int(n_fft), hop_length=int(hop_length),
+                                 win_length=int(n_fft), n_mels=int(n_mel_channels), fmin=float(fmin),
+                                 fmax=float(fmax))
+        self._mel = None  # built on first use: importing this module should not import torch
+
+    @property
+    def n_mel_channels(self) -> int:
+        return self.mel_settings["n_mels"]
+
+    @property
+    def sampling_rate(self) -> int:
+        return self.mel_settings["sampling_rate"]
+
+    def describe(self) -> str:
+        return f"Festival (voice {self.voice}, no model weights)"
+
+    def with_mel_settings(self, **settings) -> "FestivalFrontend":
+        """A copy computing its mels with other `MelSpectrogram` settings (e.g. n_mel_channels of a vocoder)."""
+        merged = {**self.mel_settings, **settings}
+        return FestivalFrontend(self.voice, self.timeout_s, n_mel_channels=merged["n_mels"],
+                                sampling_rate=merged["sampling_rate"], hop_length=merged["hop_length"],
+                                n_fft=merged["n_fft"], fmin=merged["fmin"], fmax=merged["fmax"],
+                                trim_silence=self.trim_silence)
+
+    # ------------------------------------------------------------------ audio
+    def synthesize_audio(self, text: str) -> tuple[np.ndarray, int]:
+        """Festival's own speech for `text`: (float32 [T] in [-1, 1], Festival's rate in Hz, 32000 for SLT HTS).
+
+        Raises FrontendError when Festival or the voice is missing, fails, times out or writes no audio.
+        """
+        from waveglow.audio import load_wav
+
+        text2wave = find_text2wave()
+        with tempfile.TemporaryDirectory(prefix="festival-") as tmp:
+            text_path, wav_path = Path(tmp) / "text.txt", Path(tmp) / "speech.wav"
+            text_path.write_text(_ascii_text(text) + "\n", encoding="ascii")
+            # An argument list, never a shell: the text only ever reaches Festival as a file's contents.
+            command = [text2wave, "-eval", f"(voice_{self.voice})", str(text_path), "-o", str(wav_path)]
+            try:
+                done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                      errors="replace", timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                raise FrontendError(f"Festival took longer than {self.timeout_s:g} s for {len(text)} characters "
+                                    "of text (raise timeout_s or split the text)") from None
+            except OSError as exc:
+                raise FrontendError(f"cannot run {text2wave}: {exc}; reinstall with: {INSTALL_COMMAND}") from None
+            self._check_run(done, wav_path)
+            audio, rate = load_wav(wav_path)
+        if self.trim_silence:
+            audio = trim_edge_silence(audio, rate)
+        return audio, rate
+
+    def _check_run(self, done: subprocess.CompletedProcess, wav_path: Path) -> None:
+        # Festival's Scheme errors ("SIOD ERROR: unbound variable : voice_x") exit with status 0 and no file.
+        output = f"{done.stdout}\n{done.stderr}"
+        if f"unbound variable : voice_{self.voice}" in output:
+            raise FrontendError(f"the Festival voice '{self.voice}' is not installed; install it with: "
+                                f"{INSTALL_COMMAND}")
+        failed = done.returncode != 0 or "SIOD ERROR" in output
+        if failed or not wav_path.is_file() or wav_path.stat().st_size == 0:
+            detail = next((line.strip() for line in reversed(output.splitlines()) if line.strip()), "no output")
+            raise FrontendError(f"Festival failed (exit status {done.returncode}): {detail}")
+
+    # ------------------------------------------------------------------ mel
+    def _mel_transform(self):
+        if self._mel is None:
+            from waveglow.audio import MelSpectrogram
+
+            self._mel = MelSpectrogram(**self.mel_settings)
+        return self._mel
+
+    def audio_to_mel(self, audio: np.ndarray, rate: int):
+        """float32 audio [T] at `rate` Hz -> log-mel torch.Tensor [n_mel_channels, 1 + T' // hop] at our rate."""
+        import torch
+
+        from waveglow.audio import resample_audio
+
+        if rate != self.sampling_rate:
+            audio = resample_audio(audio, rate, self.sampling_rate)
+        with torch.no_grad():
+            return self._mel_transform()(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+
+    def text_to_mel(self, text: str):
+        """Text -> log-mel torch.Tensor [n_mel_channels, frames] (natural log, floor log(1e-5))."""
+        audio, rate = self.synthesize_audio(text)
+        return self.audio_to_mel(audio, rate)

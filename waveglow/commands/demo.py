@@ -1,0 +1,25 @@
+"""`waveglow demo`: serve the browser demo (gradio) on this machine; no share links, no analytics."""
+from __future__ import annotations
+
+HELP = "serve the browser demo (text to speech, vocoding, latent space) on a local port"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: %(default)s; 0.0.0.0 exposes it to your network)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="WaveGlow checkpoint to pre-fill in every tab (default: the built-in vocoder)")
+
+
+def run(args) -> int:
+    from waveglow.cli import UserError
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be in 1..65535, got {args.port}")
+    try:
+        from demo.app import main
+    except ModuleNotFoundError as exc:
+        raise UserError(f"the demo needs {exc.name}: pip install gradio") from None
+    main(host=args.host, port=args.port, default_checkpoint=args.checkpoint)
+    return 0

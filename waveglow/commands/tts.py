@@ -1,0 +1,78 @@
+"""`waveglow tts "text" -o out.wav`: text to speech (Festival or Tacotron2, then WaveGlow or Griffin-Lim)."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+HELP = "synthesise speech from text: Festival or Tacotron2 mels, vocoded by WaveGlow or the Griffin-Lim fallback"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("text", nargs="?", help="text to speak (or use --text-file)")
+    parser.add_argument("-o", "--output", required=True, help="WAV file to write (16-bit PCM, written atomically)")
+    parser.add_argument("--text-file", help="read the text from this UTF-8 file ('-' for standard input)")
+    parser.add_argument("--frontend", choices=("festival", "tacotron2"), default="festival",
+                        help="text -> mel: Festival speech (no weights needed; default) or a Tacotron2 checkpoint")
+    parser.add_argument("--tacotron2", metavar="CKPT", help="Tacotron2 checkpoint for --frontend tacotron2")
+    parser.add_argument("--checkpoint", metavar="WAVEGLOW|griffin-lim",
+                        help="WaveGlow checkpoint, or 'griffin-lim' (default: the shipped WaveGlow if this "
+                             "installation has one, else the Griffin-Lim fallback)")
+    parser.add_argument("--sigma", type=float, default=0.666, help="WaveGlow latent scale (default 0.666)")
+    parser.add_argument("--denoise", type=float, default=0.0,
+                        help="WaveGlow denoiser strength, e.g. 0.01-0.1 (default 0: off)")
+    parser.add_argument("--seed", type=int, help="seed for reproducible output (Tacotron2 dropout, WaveGlow noise)")
+    parser.add_argument("--device", default="auto", help="torch device for the models: auto (CUDA when "
+                        "available), cpu, cuda, cuda:N")
+    parser.add_argument("--prenet-dropout", type=float, default=0.5,
+                        help="Tacotron2 prenet dropout at inference (NVIDIA: 0.5; 0 = deterministic)")
+    parser.add_argument("--pause", type=float, default=0.25, help="seconds of silence between sentences")
+    parser.add_argument("--max-chars", type=int, default=2000, help="longest text accepted (default 2000)")
+    parser.add_argument("--griffin-lim-iters", type=int, default=60, help="Griffin-Lim iterations (default 60)")
+
+
+def read_text(args) -> str:
+    """The text to speak, from the argument or --text-file (exactly one of them)."""
+    from waveglow.cli import UserError
+
+    if (args.text is None) == (args.text_file is None):
+        raise UserError("give the text either as an argument or with --text-file (exactly one)")
+    if args.text is not None:
+        return args.text
+    if args.text_file == "-":
+        return sys.stdin.read()
+    path = Path(args.text_file)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such text file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read as UTF-8 text ({exc})") from None
+
+
+def run(args) -> int:
+    from tts.festival import FrontendError
+    from tts.pipeline import SynthesisError, Synthesizer, write_wav_atomic
+    from waveglow.cli import UserError
+
+    text = read_text(args)
+    # This command prints the front end and vocoder labels itself; without a handler of our own, logging would
+    # print the fallback warning a second time on stderr.
+    logging.getLogger("tts").addHandler(logging.NullHandler())
+    try:
+        synth = Synthesizer(frontend=args.frontend, vocoder=args.checkpoint, denoise=args.denoise, sigma=args.sigma,
+                            tacotron2=args.tacotron2, device=args.device, prenet_dropout=args.prenet_dropout,
+                            pause_seconds=args.pause, max_chars=args.max_chars, seed=args.seed,
+                            griffin_lim_iters=args.griffin_lim_iters)
+        print(synth.frontend_label)
+        print(synth.vocoder_label)
+        audio, rate = synth.synthesize(text)
+        path = write_wav_atomic(args.output, audio, rate)
+    except (SynthesisError, FrontendError) as exc:
+        raise UserError(str(exc)) from None
+    except FileNotFoundError:
+        raise  # the command line reports it as one line already
+    except OSError as exc:
+        raise UserError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+    print(f"wrote {path}: {len(audio) / rate:.2f} s at {rate} Hz")
+    return 0

@@ -1,0 +1,205 @@
+"""Mel -> audio with a WaveGlow checkpoint: device and precision, seeding, long-form chunking, denoising.
+
+    import waveglow
+    audio = waveglow.vocode(mel, checkpoint="waveglow.pt", sigma=0.666, denoise=0.01, seed=0)  # float32 numpy
+
+Seeding: with `seed=S` the latent is drawn on a CPU `torch.Generator().manual_seed(S)` in NVIDIA's order, so
+`vocode(mel, seed=S)` equals `model.infer(mel, sigma, generator=torch.Generator().manual_seed(S))` on any device;
+seed None draws from a freshly seeded generator (never touching torch's global RNG).
+"""
+from __future__ import annotations
+
+import copy
+import threading
+import weakref
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .long_form import infer_chunked
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DEFAULT_SIGMA = 0.666
+
+
+class VocodeSetupError(ValueError):
+    """A device or precision that cannot be used here (the message says what to use instead)."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> cuda if available else cpu; 'cpu', 'cuda', 'cuda:i' are checked against this machine."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise VocodeSetupError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise VocodeSetupError(f"device {device!r} requested but CUDA is not available on this machine "
+                                   f"(use --device cpu or auto)")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise VocodeSetupError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s)")
+    elif resolved.type != "cpu":
+        raise VocodeSetupError(f"unsupported device {device!r} (use auto, cpu, cuda or cuda:N)")
+    return resolved
+
+
+def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """fp32 | bf16 | fp16 -> torch dtype. fp16 needs CUDA: CPU half-precision kernels are slow emulations and
+    not every PyTorch build has them; bf16 is the CPU reduced precision."""
+    if precision not in PRECISIONS:
+        raise VocodeSetupError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
+    if precision == "fp16" and device.type == "cpu":
+        raise VocodeSetupError("--precision fp16 needs a CUDA device; on the CPU use bf16 (reduced precision) or "
+                               "fp32")
+    return PRECISIONS[precision]
+
+
+class Vocoder:
+    """A WaveGlow on one device in one precision (+ its denoiser, built on first use): mels -> float32 audio.
+
+    The weights stay fp32: a reduced precision applies to the WN networks only (`WaveGlow.network_precision`),
+    while the affine couplings, the 1x1-conv inverses and the upsampler keep fp32 accuracy.
+    """
+
+    def __init__(self, model, device: torch.device, dtype: torch.dtype):
+        self.model = model.to(device=device, dtype=torch.float32).eval()
+        self.device, self.dtype = device, dtype
+        self.precision = next(name for name, d in PRECISIONS.items() if d == dtype)
+        self.config = model.config
+        self._denoiser = None
+
+    @property
+    def denoiser(self):
+        if self._denoiser is None:
+            from .denoiser import Denoiser
+
+            self._denoiser = Denoiser(self.model)
+        return self._denoiser
+
+    def latent(self, n_frames: int, generator: torch.Generator | None) -> torch.Tensor:
+        """z [1, n_group, n_frames * hop / n_group] on the CPU: what `model.infer(generator=...)` would draw."""
+        return self.model.draw_latent(1, n_frames * self.config.hop_length // self.config.n_group, generator)
+
+    @torch.no_grad()
+    def synthesize(self, mels: torch.Tensor, latents: torch.Tensor, sigma: float = DEFAULT_SIGMA,
+                   denoise: float = 0.0, chunk_frames: int | None = None,
+                   overlap_frames: int | None = None) -> torch.Tensor:
+        """mels [B, n_mel, F] (natural-log vocoder mels), latents [B, n_group, F * hop / n_group]
+        -> audio [B, F * hop] float32 on the CPU. Mels longer than chunk_frames go through `infer_chunked`."""
+        mels = mels.to(self.device, torch.float32)
+        try:
+            with self.model.network_precision(self.precision):
+                if chunk_frames and mels.shape[2] > chunk_frames:
+                    audio = infer_chunked(self.model, mels, sigma, z=latents, chunk_frames=chunk_frames,
+                                          overlap_frames=overlap_frames)
+                else:
+                    audio = self.model.infer(mels, sigma=sigma, z=latents)
+                if denoise > 0:
+                    audio = self.denoiser(audio, denoise)
+        except RuntimeError as exc:
+            if "not implemented for" in str(exc):  # a kernel missing for this dtype on this device
+                raise VocodeSetupError(f"{self.dtype} inference is not supported on {self.device} by this PyTorch "
+                                       f"build ({exc}); use --precision fp32") from None
+            raise
+        return audio.float().cpu()
+
+
+# ---- cache of loaded models -----------------------------------------------------------------------------------------
+_PATH_CACHE: "OrderedDict[tuple, Vocoder]" = OrderedDict()
+_INSTANCE_CACHE: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_CACHE_SIZE = 2  # checkpoints kept loaded (an NVIDIA model is ~350 MB in fp32)
+_LOCK = threading.Lock()
+
+
+def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str = "fp32") -> Vocoder:
+    """A cached Vocoder for a checkpoint path (keyed by path, size and mtime, so a rewritten file reloads) or a
+    WaveGlow instance (used as is when already on that device/dtype, else a moved copy; the caller's model is
+    never modified)."""
+    device = resolve_device(device)
+    dtype = resolve_dtype(precision, device)
+    with _LOCK:
+        if isinstance(checkpoint, (str, Path)):
+            from .checkpoint import load_waveglow
+
+            path = Path(checkpoint)
+            try:
+                stat = path.stat()
+            except OSError:
+                stat = None  # let the loader report it
+            key = (str(path.resolve()), stat and stat.st_size, stat and stat.st_mtime_ns, str(device), dtype)
+            if key in _PATH_CACHE:
+                _PATH_CACHE.move_to_end(key)
+                return _PATH_CACHE[key]
+            vocoder = Vocoder(load_waveglow(path)[0], device, dtype)
+            _PATH_CACHE[key] = vocoder
+            while len(_PATH_CACHE) > _CACHE_SIZE:
+                _PATH_CACHE.popitem(last=False)
+            return vocoder
+        if not isinstance(checkpoint, torch.nn.Module) or not hasattr(checkpoint, "infer"):
+            raise TypeError(f"checkpoint must be a path or a WaveGlow, got {type(checkpoint).__name__}")
+        per_model = _INSTANCE_CACHE.setdefault(checkpoint, {})
+        key = (str(device), dtype)
+        if key not in per_model:
+            parameter = next(checkpoint.parameters())
+            here = parameter.device.type == device.type and device.index in (None, parameter.device.index)
+            usable_as_is = here and parameter.dtype == torch.float32 and not checkpoint.training
+            model = checkpoint if usable_as_is else copy.deepcopy(checkpoint)
+            per_model[key] = Vocoder(model, device, dtype)
+        return per_model[key]
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (frees their memory once no one else holds them)."""
+    with _LOCK:
+        _PATH_CACHE.clear()
+        _INSTANCE_CACHE.clear()
+
+
+def make_generator(seed: int | None) -> torch.Generator:
+    """CPU generator: seeded with `seed`, or with fresh entropy when None (torch's global RNG is left alone)."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    return generator
+
+
+def vocode(mel, checkpoint, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, seed: int | None = None,
+           device: str | torch.device = "auto", precision: str = "fp32", mel_format="auto",
+           chunk_frames: int | None = None, overlap_frames: int | None = None) -> np.ndarray:
+    """Mel -> audio, float32 numpy: [T] for one mel ([n_mel, F], [F, n_mel], [1, n_mel, F]), [B, T] for a batch
+    [B, n_mel, F] (B > 1), T = F * hop_length. Not clipped (clip to [-1, 1] before writing PCM).
+
+    checkpoint: path (any format `WaveGlow.from_pretrained` reads; loaded models are cached) or a WaveGlow.
+    mel: torch or numpy; converted with `tts.mel_adapter.convert_mel(mel, mel_format)` (default "auto": layout and
+    convention detected, natural-log mels pass unchanged; warns MelDomainWarning when out of domain).
+    seed: see the module docstring; a batch draws its latent [B, ...] from one generator, like `model.infer`.
+    denoise: denoiser strength (NVIDIA's inference uses 0.0 by default, their notebooks 0.01..0.1).
+    chunk_frames / overlap_frames: vocode mels longer than chunk_frames in chunks (see `long_form`).
+    """
+    from tts.mel_adapter import convert_mel
+
+    if sigma < 0 or denoise < 0:
+        raise ValueError(f"sigma and denoise must be >= 0, got sigma={sigma}, denoise={denoise}")
+    vocoder = get_vocoder(checkpoint, device, precision)
+    c = vocoder.config
+    batch_input = getattr(mel, "ndim", 0) == 3 and mel.shape[0] > 1
+    items = list(mel) if batch_input else [mel]
+    mels = [torch.from_numpy(convert_mel(item, mel_format, n_mels=c.n_mel_channels, what="mel").mel)
+            for item in items]
+    if len({m.shape[1] for m in mels}) != 1:
+        raise ValueError("all mels of a batch must have the same number of frames")
+    stacked = torch.stack(mels)
+    generator = make_generator(seed)
+    steps = stacked.shape[2] * c.hop_length // c.n_group
+    latents = vocoder.model.draw_latent(stacked.shape[0], steps, generator)
+    audio = vocoder.synthesize(stacked, latents, sigma, denoise, chunk_frames, overlap_frames).numpy()
+    return audio if batch_input else audio[0]
