@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
                         help="denoiser strength, 0 = off (NVIDIA's examples use 0.01 to 0.1)")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                        help="model dtype (fp16 needs CUDA; bf16 works on CPU)")
+                        help="precision of the WN networks; couplings and log-dets stay fp32 (fp16 needs CUDA; bf16 is fast on CPUs with AVX512-BF16)")
     parser.add_argument("--mel-format", default="auto",
                         choices=("auto", "nvidia", "hifigan", "coqui", "espnet", "db", "log10"),
                         help="mel convention (auto: natural-log mels, Coqui [0,1]/[-4,4] by value range)")
