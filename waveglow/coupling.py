@@ -31,10 +31,13 @@ class AffineCoupling(nn.Module):
 
     def log_scale_and_shift(self, x_a: torch.Tensor, cond: torch.Tensor | None):
         """(log s or None for additive, t) for the second half, both [B, n_b, ...]."""
-        if self.network_dtype is None or self.network_dtype == x_a.dtype:
+        dtype = self.network_dtype
+        if dtype is None or dtype == x_a.dtype:
             h = self.net(x_a, cond)
+        elif getattr(self.net, "casts_own_weights", False):  # e.g. WN: cached weights, no per-call casts
+            h = self.net(x_a.to(dtype), None if cond is None else cond.to(dtype)).to(x_a.dtype)
         else:
-            with torch.autocast(x_a.device.type, dtype=self.network_dtype):
+            with torch.autocast(x_a.device.type, dtype=dtype):
                 h = self.net(x_a, cond)
             h = h.to(x_a.dtype)
         if self.scale == "additive":

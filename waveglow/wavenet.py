@@ -40,6 +40,32 @@ class WN(nn.Module):
         nn.init.zeros_(self.end.weight)
         nn.init.zeros_(self.end.bias)
 
+    #: AffineCoupling may hand this network inputs in a reduced dtype: it casts its own weights (cached).
+    casts_own_weights = True
+
+    def _tensors(self, dtype: torch.dtype) -> dict:
+        """Every weight and bias as plain tensors in `dtype`. In the parameters' own dtype they are the live
+        (differentiable, weight-norm aware) tensors; in another dtype a copy cached until a parameter changes,
+        so reduced-precision inference casts 87 M weights once, not on every call."""
+        def collect():
+            return {
+                "start": (self.start.weight, self.start.bias),
+                "cond": (self.cond_layer.weight.squeeze(-1), self.cond_layer.bias),
+                "in": [(conv.weight, conv.bias) for conv in self.in_layers],
+                "res_skip": [(conv.weight.squeeze(-1), conv.bias) for conv in self.res_skip_layers],
+                "end": (self.end.weight, self.end.bias),
+            }
+
+        if dtype == self.start.bias.dtype:
+            return collect()
+        key = (dtype,) + tuple((p.data_ptr(), p._version) for p in self.parameters())
+        cached = self.__dict__.get("_cast_cache")
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                tensors = torch.utils._pytree.tree_map(lambda t: t.detach().to(dtype), collect())
+            self.__dict__["_cast_cache"] = cached = (key, tensors)
+        return cached[1]
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         # Same maths as the reference, arranged for speed and memory (benchmarks/vocoder_speed.py):
         # * each layer's rows of the conditioning conv are applied inside the loop, so the
@@ -47,24 +73,32 @@ class WN(nn.Module):
         # * conditioning, residual and skip 1x1 convs accumulate straight into their targets through batched
         #   GEMMs (baddbmm), saving a pass over memory per add; skip biases are summed once at the end.
         c, batch = self.n_channels, x.shape[0]
-        h = self.start(x)
-        cond_weight = self.cond_layer.weight.squeeze(-1)
-        cond_bias = self.cond_layer.bias
+        w = self._tensors(x.dtype)
+        cond = cond.to(x.dtype)
+        h = F.conv1d(x, *w["start"])
+        cond_weight, cond_bias = w["cond"]
+        # In-place accumulation (no copy of the target first) wherever autograd allows it: no backward needs the
+        # conv output `gate` or the running `skip` sum; the residual `h` feeds the next conv's backward, so it is
+        # only updated in place when no graph is being recorded.
+        h_in_place = not torch.is_grad_enabled()
         skip, skip_bias = None, None
-        for i, (in_layer, res_skip_layer) in enumerate(zip(self.in_layers, self.res_skip_layers)):
+        for i, ((in_weight, in_bias), (weight, bias)) in enumerate(zip(w["in"], w["res_skip"])):
             rows = slice(2 * c * i, 2 * c * (i + 1))
-            gate = F.conv1d(h, in_layer.weight, in_layer.bias + cond_bias[rows], dilation=in_layer.dilation,
-                            padding=in_layer.padding)
-            gate = torch.baddbmm(gate, cond_weight[rows].expand(batch, -1, -1), cond.to(gate.dtype))
+            layer = self.in_layers[i]
+            gate = F.conv1d(h, in_weight, in_bias + cond_bias[rows], dilation=layer.dilation, padding=layer.padding)
+            gate.baddbmm_(cond_weight[rows].expand(batch, -1, -1), cond)
             acts = torch.tanh(gate[:, :c]) * torch.sigmoid(gate[:, c:])
-            weight, bias = res_skip_layer.weight.squeeze(-1), res_skip_layer.bias
             if i < self.n_layers - 1:
-                h = torch.baddbmm(h, weight[:c].expand(batch, -1, -1), acts) + bias[:c, None]
+                res_weight = weight[:c].expand(batch, -1, -1)
+                h = h.baddbmm_(res_weight, acts) if h_in_place else torch.baddbmm(h, res_weight, acts)
+                h.add_(bias[:c, None])
                 weight, bias = weight[c:], bias[c:]
-            skip = torch.bmm(weight.expand(batch, -1, -1), acts) if skip is None else torch.baddbmm(
-                skip, weight.expand(batch, -1, -1), acts)
+            if skip is None:
+                skip = torch.bmm(weight.expand(batch, -1, -1), acts)
+            else:
+                skip.baddbmm_(weight.expand(batch, -1, -1), acts)
             skip_bias = bias if skip_bias is None else skip_bias + bias
-        return self.end(skip + skip_bias[:, None])
+        return F.conv1d(skip + skip_bias[:, None], *w["end"])
 
     def weight_normed_convs(self) -> list[nn.Conv1d]:
         """The convolutions NVIDIA trains under weight norm (all but `end`)."""
