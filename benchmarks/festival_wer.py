@@ -33,56 +33,15 @@ sys.path.insert(0, str(ROOT))
 from tts.festival import FestivalFrontend  # noqa: E402
 from tts.griffin_lim import GriffinLimVocoder  # noqa: E402
 from tts.pipeline import Synthesizer, WaveGlowVocoder  # noqa: E402
-from tts.text.numbers import normalize_numbers  # noqa: E402
-from waveglow.audio import load_wav, resample_audio  # noqa: E402
+from waveglow.audio import load_wav  # noqa: E402
+from waveglow.evaluation.wer import Recognizer, edit_distance, normalize_words  # noqa: E402
 
 DATA = Path("/work/shared/data/ljspeech-sample")
 DEFAULT_IDS = [f"LJ050-{n:04d}" for n in range(29, 39)]  # held-out chapter; 0029-0033 also have recordings
-RECOGNISER_RATE = 16000  # PocketSphinx's US English model is trained on 16 kHz speech
 
 
 # --------------------------------------------------------------------------------------------------------------
 # scoring
-
-
-def normalize_words(text: str) -> list[str]:
-    """Lowercased words with numbers spelled out, hyphens split and punctuation (but in-word ') removed."""
-    text = normalize_numbers(text.lower())
-    text = re.sub(r"[-\u2013\u2014/]", " ", text)
-    text = re.sub(r"[^a-z' ]", " ", text)
-    return [w.strip("'") for w in text.split() if w.strip("'")]
-
-
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    """Word-level Levenshtein distance (substitutions + deletions + insertions)."""
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hypothesis, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
-        previous = current
-    return previous[-1]
-
-
-class Recognizer:
-    """PocketSphinx with its default US English acoustic model, dictionary and language model."""
-
-    def __init__(self):
-        try:
-            from pocketsphinx import Decoder
-        except ImportError:
-            sys.exit("pocketsphinx is not installed: .venv/bin/pip install pocketsphinx")
-        self.decoder = Decoder(samprate=RECOGNISER_RATE, loglevel="FATAL")
-
-    def transcribe(self, audio: np.ndarray, rate: int) -> str:
-        """float audio [T] in [-1, 1] at `rate` Hz -> recognised text (lowercase words)."""
-        audio = resample_audio(audio, rate, RECOGNISER_RATE) if rate != RECOGNISER_RATE else audio
-        pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
-        hyp = self.decoder.hyp()
-        return hyp.hypstr if hyp is not None else ""
 
 
 class Score:
@@ -158,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
 
     transcripts = load_transcripts(args.transcripts, args.ids)
-    recognizer = Recognizer()
+    try:
+        recognizer = Recognizer()
+    except ImportError as exc:
+        sys.exit(str(exc))
     festival = FestivalFrontend()
     systems = build_systems(args)
     copy_vocoders = [("Griffin-Lim", GriffinLimVocoder(n_iter=args.griffin_lim_iters))]

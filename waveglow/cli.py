@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("demo", "waveglow.commands.demo"),
     ("train", "waveglow.commands.train"),
     ("eval-nll", "waveglow.commands.eval_nll"),
+    ("evaluate", "waveglow.commands.evaluate"),
     ("glow", "waveglow.commands.glow"),
 ]
 
