@@ -134,16 +134,6 @@ def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _indexed(state: dict, pattern: str) -> dict[tuple[int, ...], str]:
-    regex = re.compile(pattern)
-    found = {}
-    for key in state:
-        m = regex.fullmatch(key)
-        if m:
-            found[tuple(int(x) for x in m.groups()[:-1])] = m.groups()[-1]
-    return found
-
-
 def merge_legacy_layers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Per-layer `cond_layers.i` (DLE, early NVIDIA) -> fused `cond_layer`; `res_layers`/`skip_layers` (NVIDIA
     before res_skip_layers) -> `res_skip_layers` (rows: residual then skip; the last layer has skip only)."""

@@ -74,21 +74,9 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """This command without the `waveglow` front end."""
-    import argparse
+    from waveglow.cli import main as cli_main
 
-    from data.errors import DataError
-    from waveglow.checkpoint import CheckpointError
-    from waveglow.cli import UserError
-    from waveglow.config import ConfigError
-
-    parser = argparse.ArgumentParser(prog="waveglow eval-nll", description=HELP)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return int(run(args) or 0)
-    except (UserError, CheckpointError, ConfigError, DataError, FileNotFoundError) as exc:
-        print(f"waveglow eval-nll: error: {exc}", file=sys.stderr)
-        return 2
+    return cli_main(["eval-nll", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
