@@ -3,7 +3,7 @@
 Official config (12 flows, 8 WN layers of 256 channels, 80 mels) with seeded random weights; the same mel and latent
 for every implementation. Timings are interleaved (A, B, C, A, B, C, ...) in one process and the median is
 reported, so background load hits every row alike: read the ratios, not the absolute numbers. Peak memory is
-measured per row in a fresh subprocess (ru_maxrss after the run minus after building the model).
+measured per row in a fresh subprocess (peak RSS of the run above the RSS before it, Linux /proc).
 
     python benchmarks/vocoder_speed.py                       # 1 s, 10 s, 60 s; fp32 and bf16; 2 threads
     python benchmarks/vocoder_speed.py --durations 10 --repeats 5 --no-memory
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -123,16 +122,23 @@ def peak_memory_mb(row: str, seconds: float, threads: int, chunk_frames: int) ->
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
 def _memory_row(row: str, seconds: float, chunk_frames: int) -> None:
+    """Peak RSS of one run above the RSS just before it. The high-water mark (VmHWM) is reset first through
+    /proc/self/clear_refs, so transients of building the model do not hide the run's own peak (Linux only)."""
     model = official_model()
     mel, z = inputs(model, seconds)
     run = runners(model, seconds, chunk_frames)[row]
-    if row.startswith("reference"):
-        run(mel[..., :2], z[..., : 2 * 32])  # build the reference's W^-1 cache before the baseline is taken
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run(mel[..., :2], z[..., : 2 * model.config.hop_length // model.config.n_group])  # caches: W^-1, bf16 weights
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status_kb("VmRSS")
     run(mel, z)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print((after - before) / 1024)
+    print((_status_kb("VmHWM") - before) / 1024)
 
 
 def golden_bf16_snr() -> float:
