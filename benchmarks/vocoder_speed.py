@@ -13,6 +13,8 @@ Rows:
   reference fp32    benchmarks/reference_waveglow.py (NVIDIA's structure: fused 4096-channel conditioning)
   ours fp32         WaveGlow.infer
   ours bf16         WaveGlow.infer(precision="bf16"): WN in bf16, couplings / 1x1 convs / log-dets in fp32
+  ours * untiled    the same with WN.tile_steps = None: each WN layer over the whole sequence (ablation of the
+                    time-tiled wavefront, WN.forward_tiled)
   ours * chunked    waveglow.long_form.infer_chunked (60 s only), memory O(chunk)
 GPU rows (fp16 / bf16, batch 1 and 8) are added when CUDA is available.
 """
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reference_waveglow import ReferenceWaveGlow  # noqa: E402
-from waveglow import WaveGlow, WaveGlowConfig  # noqa: E402
+from waveglow import WN, WaveGlow, WaveGlowConfig  # noqa: E402
 
 SAMPLING_RATE = 22050
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden"
@@ -67,6 +69,19 @@ def runners(model: WaveGlow, seconds: float, chunk_frames: int):
         "ours fp32": lambda mel, z: model.infer(mel, 0.666, z),
         "ours bf16": lambda mel, z: model.infer(mel, 0.666, z, precision="bf16"),
     }
+
+    def untiled(precision):
+        def run(mel, z):
+            WN.tile_steps, saved = None, WN.tile_steps
+            try:
+                return model.infer(mel, 0.666, z, precision=precision)
+            finally:
+                WN.tile_steps = saved
+        return run
+
+    # ablation: the WN over the whole sequence at once, as before the time-tiled wavefront (WN.forward_tiled)
+    rows["ours fp32 untiled"] = untiled("fp32")
+    rows["ours bf16 untiled"] = untiled("bf16")
     if seconds >= 30:
         from waveglow.long_form import infer_chunked
 
@@ -209,11 +224,11 @@ def main() -> int:
           "bf16 SNR dB |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        ratio = r["samples_per_s"] / ref_speed[r["seconds"]] if r["seconds"] in ref_speed else float("nan")
+        ratio = (f'{r["samples_per_s"] / ref_speed[r["seconds"]]:.2f}x' if r["seconds"] in ref_speed else "-")
         mem = r.get("peak_mb_above_model", r.get("peak_gpu_mb"))
         snr = r.get("snr_db_vs_ours_fp32")
         diff = r.get("max_abs_diff_vs_reference")
-        print(f"| {r['seconds']:g} s | {r['row']} | {r['samples_per_s']:,.0f} | {ratio:.2f}x | {r['rtf']:.2f} | "
+        print(f"| {r['seconds']:g} s | {r['row']} | {r['samples_per_s']:,.0f} | {ratio} | {r['rtf']:.2f} | "
               f"{'-' if mem is None else f'{mem:,.0f}'} | {'-' if diff is None else f'{diff:.1e}'} | "
               f"{'-' if snr is None else f'{snr:.1f}'} |")
     if args.golden:

@@ -4,6 +4,7 @@ import torch
 
 from waveglow import (WN, ActNorm, AffineCoupling, FlowSequential, GroupSamples, InvertibleConv1x1,
                       LUInvertibleConv1x1, Squeeze2d, WaveGlow, WaveGlowConfig)
+from waveglow.config import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -130,11 +131,13 @@ def tiny_waveglow_config(**kw):
     return WaveGlowConfig(**base)
 
 
-@pytest.mark.parametrize("permutation", ["conv1x1", "lu"])
-def test_whole_waveglow_logdet_and_inverse(permutation):
+@pytest.mark.parametrize("permutation,conditioning", [("conv1x1", "audio"), ("lu", "audio"), ("conv1x1", "group")])
+def test_whole_waveglow_logdet_and_inverse(permutation, conditioning):
     """The full model is one flow audio -> z: its log-det is the autograd Jacobian's, and infer inverts it."""
     torch.manual_seed(3)
-    model = randomise(WaveGlow(tiny_waveglow_config(permutation=permutation)), seed=4, std=0.2)
+    extra = dict(upsample_kernel_size=8) if conditioning == "group" else {}
+    config = tiny_waveglow_config(permutation=permutation, conditioning=conditioning, **extra)
+    model = randomise(WaveGlow(config), seed=4, std=0.2)
     audio = torch.randn(2, 32)
     mel = torch.randn(2, 3, 32 // 8 + 1)
     z, logdet = model(audio, mel)
@@ -144,6 +147,44 @@ def test_whole_waveglow_logdet_and_inverse(permutation):
             lambda a: model(a, mel[b: b + 1])[0].reshape(-1), audio[b: b + 1]).reshape(32, 32))[1]
         for b in range(2)])
     assert torch.allclose(logdet, expected, atol=1e-9)
-    # infer with sigma=1 and the forward z reproduces the audio (mel trimmed to the audio's frames)
-    recon = model.infer(mel[..., :4], sigma=1.0, z=model(audio, mel[..., :5])[0])
+    # infer with sigma=1 and the forward z reproduces the audio (both given the audio's 4 frames: "group"
+    # conditioning also looks one frame ahead, so a 5th frame would change the last steps' conditioning)
+    recon = model.infer(mel[..., :4], sigma=1.0, z=model(audio, mel[..., :4])[0])
     assert torch.allclose(recon, audio, atol=1e-10)
+
+
+def test_group_conditioning_is_mel_rate_upsampled_and_centred():
+    """'group': n_mel conditioning channels at the grouped rate; step t depends on the frames near it only."""
+    config = tiny_waveglow_config(conditioning="group", upsample_kernel_size=8)  # stride 8 / 4 = 2 steps per frame
+    assert (config.upsample_stride, config.cond_channels) == (2, 3)
+    model = randomise(WaveGlow(config), seed=1)
+    mel = torch.randn(1, 3, 10)
+    cond = model.condition(mel, 10 * 8)
+    assert cond.shape == (1, 3, 20)
+    bumped = mel.clone()
+    bumped[..., 5] += 1.0  # frame 5 is centred on step 10 (sample 40)
+    changed = (model.condition(bumped, 80) - cond).abs().sum(1)[0] > 0
+    # steps 6..13: centres 4 t + 1.5 = 25.5 .. 53.5 samples, within 16 (K / 2 steps) of sample 40 either side
+    assert changed.nonzero().flatten().tolist() == list(range(6, 14))
+    with pytest.raises(ConfigError, match="upsample_kernel_size"):
+        tiny_waveglow_config(conditioning="group", upsample_kernel_size=3)
+    with pytest.raises(ConfigError, match="conditioning"):
+        tiny_waveglow_config(conditioning="frames")
+
+
+@pytest.mark.parametrize("n_layers,kernel_size", [(3, 3), (8, 3), (4, 5)])
+def test_wn_tiled_inference_equals_whole_sequence(n_layers, kernel_size):
+    """The cache-friendly wavefront (used for long inference) computes exactly the whole-sequence WN, padding
+    included, for sequences shorter than one dilation, tiles of one step and tiles longer than the sequence."""
+    torch.manual_seed(0)
+    net = randomise(WN(3, 7, 6, n_layers, 16, kernel_size).double(), std=0.3).eval()
+    for steps in (1, 5, 37, 300):
+        x, cond = torch.randn(2, 3, steps, dtype=torch.float64), torch.randn(2, 7, steps, dtype=torch.float64)
+        with torch.no_grad():
+            net.tile_steps = None
+            whole = net(x, cond)
+            for tile in (1, 3, 64, 5000):
+                assert torch.allclose(net.forward_tiled(x, cond, tile), whole, atol=1e-12, rtol=0)
+            net.tile_steps = 16  # what forward itself does beyond tile_steps
+            assert torch.allclose(net(x, cond), whole, atol=1e-12, rtol=0)
+        assert torch.allclose(net(x, cond), whole, atol=1e-12, rtol=0)  # with autograd on: the plain path

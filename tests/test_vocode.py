@@ -293,6 +293,26 @@ def test_chunked_equals_full_once_overlap_covers_receptive_field(model, long_mel
     assert (seeded - full).abs().max() <= 1e-4  # the latent is drawn once, for the whole utterance
 
 
+def test_chunked_equals_full_with_group_conditioning(long_mel):
+    """The built-in voice's layout (mel upsampled to the grouped rate, centred window) chunks exactly too."""
+    config = WaveGlowConfig(n_mel_channels=16, n_flows=4, n_group=32, n_early_every=2, n_early_size=8, n_layers=3,
+                            n_channels=16, kernel_size=3, upsample_kernel_size=32, conditioning="group")
+    torch.manual_seed(0)
+    model = WaveGlow(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    field = receptive_field(config)
+    # flows: 4 x 7 steps x 32 = 896 samples -> 4 frames; upsampler: 32 steps x 32 / 2 = 512 samples -> 2 (+1) frames
+    assert (field.left_frames, field.right_frames) == (7, 7)
+    z = model.draw_latent(1, long_mel.shape[2] * 8, torch.Generator().manual_seed(5))
+    full = model.infer(long_mel, SIGMA, z=z)
+    exact = infer_chunked(model, long_mel, SIGMA, z=z, chunk_frames=20)
+    assert (exact - full).abs().max() <= 1e-4
+    short = infer_chunked(model, long_mel, SIGMA, z=z, chunk_frames=20, overlap_frames=2)
+    assert (short - full).abs().max() > 1e-3
+
+
 def test_pcm16_clips_and_counts():
     pcm, clipped = to_pcm16(np.array([0.0, 0.5, -0.5, 1.0, -1.0, 1.5, -2.0, 1 / 32768]))
     assert clipped == 2

@@ -188,10 +188,13 @@ def infer_config(state: dict[str, torch.Tensor], hints: dict[str, Any], path) ->
         raise CheckpointError(f"{path}: missing tensor 'WN.0.in_layers.0.weight' (or weight_g/weight_v)")
     start = _require(state, "WN.0.start.weight", path)
     wn_kernel = state["WN.0.in_layers.0.weight"].shape[2]
+    cond_in = _require(state, "WN.0.cond_layer.weight", path).shape[1]
+    # our "group" conditioning reads n_mel channels; NVIDIA's reads n_mel * n_group
+    conditioning = "group" if cond_in == n_mel and n_group > 1 else "audio"
     values = dict(n_mel_channels=n_mel, n_flows=len(flows), n_group=n_group, n_early_every=n_early_every,
                   n_early_size=n_early_size, n_layers=len(in_layers), n_channels=start.shape[0],
                   kernel_size=wn_kernel, upsample_kernel_size=kernel,
-                  hop_length=int(hints.get("hop_length", 256)))
+                  hop_length=int(hints.get("hop_length", 256)), conditioning=conditioning)
     # A file's own config must agree with its tensors; n_early_* are only checkable when some flow drops channels.
     wn_hints = hints.get("WN_config") if isinstance(hints.get("WN_config"), dict) else {}
     checkable = ["n_mel_channels", "n_flows", "n_group", "n_layers", "n_channels", "kernel_size"]
@@ -309,9 +312,15 @@ def _load_ours(path: Path, map_location) -> tuple["WaveGlow", CheckpointInfo]:
     return _build(config, state, weights_path, map_location), info
 
 
-def save_waveglow(model, directory: str | Path) -> Path:
+STORAGE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def save_waveglow(model, directory: str | Path, dtype: str = "fp32") -> Path:
     """Write `config.json` and `model.safetensors` into `directory` (created if needed). Each file is written to a
-    temporary name and renamed, so an interrupted save never leaves a half-written file under the final name."""
+    temporary name and renamed, so an interrupted save never leaves a half-written file under the final name.
+    dtype: how the weights are stored ('fp32', or 'fp16' / 'bf16' for half the size); they load back as fp32."""
+    if dtype not in STORAGE_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -319,7 +328,7 @@ def save_waveglow(model, directory: str | Path) -> Path:
     had_weight_norm = any(torch.nn.utils.parametrize.is_parametrized(m) for m in model.modules())
     if had_weight_norm:
         raise ValueError("call remove_weight_norm() before save_pretrained (the saved format holds plain weights)")
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().to("cpu", STORAGE_DTYPES[dtype]).contiguous() for k, v in model.state_dict().items()}
     config = {"format": FORMAT_NAME, "format_version": 1, **model.config.to_dict()}
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT_NAME})

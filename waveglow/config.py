@@ -30,6 +30,10 @@ class WaveGlowConfig:
     hop_length: int = 256  # the upsampler's stride: audio samples per mel frame
     sampling_rate: int = 22050
     permutation: str = "conv1x1"  # "conv1x1" (NVIDIA) or "lu" (LU-parameterised)
+    # "audio" (NVIDIA): the mel is upsampled to the audio rate, then grouped: n_mel * n_group conditioning channels.
+    # "group": the mel is upsampled straight to the grouped rate (stride hop / n_group): n_mel channels, n_group
+    # times cheaper conditioning convs; the window is centred on the step (see WaveGlow.condition).
+    conditioning: str = "audio"
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -48,13 +52,28 @@ class WaveGlowConfig:
         if self.hop_length % self.n_group:
             raise ConfigError(f"config field 'hop_length' ({self.hop_length}) must be a multiple of "
                               f"n_group ({self.n_group})")
-        if self.upsample_kernel_size < self.hop_length:
+        if self.conditioning not in ("audio", "group"):
+            raise ConfigError(f"config field 'conditioning' must be 'audio' or 'group', got {self.conditioning!r}")
+        if self.conditioning == "audio" and self.upsample_kernel_size < self.hop_length:
             raise ConfigError("config field 'upsample_kernel_size' must be >= hop_length")
+        if self.conditioning == "group" and self.upsample_kernel_size < 2 * self.upsample_stride:
+            raise ConfigError(f"config field 'upsample_kernel_size' must be >= 2 * hop_length / n_group "
+                              f"({2 * self.upsample_stride}) with conditioning 'group'")
         if self.permutation not in ("conv1x1", "lu"):
             raise ConfigError(f"config field 'permutation' must be 'conv1x1' or 'lu', got {self.permutation!r}")
         if min(self.channels_per_flow()) < 2:
             raise ConfigError(f"n_group={self.n_group} leaves fewer than 2 channels after the early outputs "
                               f"(n_early_every={self.n_early_every}, n_early_size={self.n_early_size})")
+
+    @property
+    def upsample_stride(self) -> int:
+        """The upsampler's stride: hop_length (audio rate) or hop_length / n_group (grouped rate)."""
+        return self.hop_length if self.conditioning == "audio" else self.hop_length // self.n_group
+
+    @property
+    def cond_channels(self) -> int:
+        """Channels of the grouped conditioning the WN networks read."""
+        return self.n_mel_channels * (self.n_group if self.conditioning == "audio" else 1)
 
     def is_early_output(self, flow: int) -> bool:
         """Whether n_early_size channels leave the flow before flow `flow` (NVIDIA: every n_early_every, not at 0)."""

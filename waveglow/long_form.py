@@ -40,6 +40,10 @@ def receptive_field(config: WaveGlowConfig) -> ReceptiveField:
     """Exact context (frames) beyond which the weights cannot influence the output (see module docstring)."""
     wn_steps = (2 ** config.n_layers - 1) * (config.kernel_size - 1) // 2
     flow_frames = math.ceil(config.n_flows * wn_steps * config.n_group / config.hop_length)
+    if config.conditioning == "group":
+        # step t sees frames f with |t * n_group - hop * f| <= K * n_group / 2 (K in grouped steps)
+        reach = math.ceil(config.upsample_kernel_size * config.n_group / 2 / config.hop_length) + 1
+        return ReceptiveField(left_frames=flow_frames + reach, right_frames=flow_frames + reach)
     upsampler_frames = math.ceil(config.upsample_kernel_size / config.hop_length) - 1
     return ReceptiveField(left_frames=flow_frames + upsampler_frames, right_frames=flow_frames)
 

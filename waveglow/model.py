@@ -47,15 +47,14 @@ class WaveGlow(nn.Module):
         self.config = config
         c = config
         self.upsample = nn.ConvTranspose1d(c.n_mel_channels, c.n_mel_channels, c.upsample_kernel_size,
-                                           stride=c.hop_length)
+                                           stride=c.upsample_stride)
         conv_class = LUInvertibleConv1x1 if c.permutation == "lu" else InvertibleConv1x1
         self.convinv = nn.ModuleList()
         self.couplings = nn.ModuleList()
         for channels in c.channels_per_flow():
             n_a = channels // 2
             self.convinv.append(conv_class(channels))
-            net = WN(n_a, c.n_mel_channels * c.n_group, 2 * (channels - n_a), c.n_layers, c.n_channels,
-                     c.kernel_size)
+            net = WN(n_a, c.cond_channels, 2 * (channels - n_a), c.n_layers, c.n_channels, c.kernel_size)
             self.couplings.append(AffineCoupling(net, scale="exp"))
         self.n_remaining_channels = c.channels_per_flow()[-1]
 
@@ -73,12 +72,24 @@ class WaveGlow(nn.Module):
         return mel
 
     def condition(self, mel: torch.Tensor, n_samples: int) -> torch.Tensor:
-        """mel [B, n_mel, F] -> grouped conditioning [B, n_mel * n_group, n_samples / n_group]."""
+        """mel [B, n_mel, F] -> grouped conditioning [B, cond_channels, n_samples / n_group].
+
+        'audio' (NVIDIA): upsampled sample s sees frames f with hop * f <= s < hop * f + K (its frame and the
+        K / hop - 1 before it), then n_group samples are stacked. 'group': step t is upsampled directly, its output
+        cropped by K // 2 on the left so that it sees the frames within K / 2 samples on either side."""
+        c = self.config
         cond = self.upsample(mel.to(self.upsample.weight.dtype))
-        if cond.shape[2] < n_samples:
-            raise ValueError(f"{mel.shape[2]} mel frames cover {cond.shape[2]} samples, fewer than the "
+        if c.conditioning == "group":
+            cond = cond[..., c.upsample_kernel_size // 2:]
+            n_samples_covered = cond.shape[2] * c.n_group
+        else:
+            n_samples_covered = cond.shape[2]
+        if n_samples_covered < n_samples:
+            raise ValueError(f"{mel.shape[2]} mel frames cover {n_samples_covered} samples, fewer than the "
                              f"{n_samples} audio samples given")
-        return group_frames(cond[..., :n_samples], self.config.n_group)
+        if c.conditioning == "group":
+            return cond[..., : n_samples // c.n_group]
+        return group_frames(cond[..., :n_samples], c.n_group)
 
     # ---- training direction ---------------------------------------------------------------------------------------
     def forward(self, audio: torch.Tensor, mel: torch.Tensor):
@@ -199,11 +210,12 @@ class WaveGlow(nn.Module):
 
         return load_waveglow(path, map_location=map_location)[0]
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write `config.json` + `model.safetensors` (weight norm folded) to `directory`, atomically per file."""
+    def save_pretrained(self, directory: str | Path, dtype: str = "fp32") -> Path:
+        """Write `config.json` + `model.safetensors` (weight norm folded) to `directory`, atomically per file;
+        dtype 'fp16' / 'bf16' stores the weights at half the size (they load back as fp32)."""
         from .checkpoint import save_waveglow
 
-        return save_waveglow(self, directory)
+        return save_waveglow(self, directory, dtype=dtype)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

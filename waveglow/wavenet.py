@@ -73,6 +73,8 @@ class WN(nn.Module):
         # * conditioning, residual and skip 1x1 convs accumulate straight into their targets through batched
         #   GEMMs (baddbmm), saving a pass over memory per add; skip biases are summed once at the end.
         c, batch = self.n_channels, x.shape[0]
+        if self.tile_steps and x.shape[2] > self.tile_steps and not torch.is_grad_enabled():
+            return self.forward_tiled(x, cond, self.tile_steps)
         w = self._tensors(x.dtype)
         cond = cond.to(x.dtype)
         h = F.conv1d(x, *w["start"])
@@ -87,7 +89,10 @@ class WN(nn.Module):
             layer = self.in_layers[i]
             gate = F.conv1d(h, in_weight, in_bias + cond_bias[rows], dilation=layer.dilation, padding=layer.padding)
             gate.baddbmm_(cond_weight[rows].expand(batch, -1, -1), cond)
-            acts = torch.tanh(gate[:, :c]) * torch.sigmoid(gate[:, c:])
+            if h_in_place:  # no graph: the gate's halves are overwritten, no new [B, c, S] tensors at all
+                acts = gate[:, :c].tanh_().mul_(gate[:, c:].sigmoid_())
+            else:
+                acts = torch.tanh(gate[:, :c]) * torch.sigmoid(gate[:, c:])
             if i < self.n_layers - 1:
                 res_weight = weight[:c].expand(batch, -1, -1)
                 h = h.baddbmm_(res_weight, acts) if h_in_place else torch.baddbmm(h, res_weight, acts)
@@ -98,6 +103,64 @@ class WN(nn.Module):
             else:
                 skip.baddbmm_(weight.expand(batch, -1, -1), acts)
             skip_bias = bias if skip_bias is None else skip_bias + bias
+        return F.conv1d(skip + skip_bias[:, None], *w["end"])
+
+    #: inference (no grad) on sequences longer than this many steps runs in time tiles (`forward_tiled`)
+    tile_steps: int | None = 4096
+
+    def forward_tiled(self, x: torch.Tensor, cond: torch.Tensor, tile: int) -> torch.Tensor:
+        """`forward` without autograd, computed as a wavefront over time tiles so each layer's tensors stay in cache.
+
+        Layer i (dilation d_i) reads h_i at t - d_i .. t + d_i, so once the layer before it has produced h_i up to
+        position P it can run up to P - d_i. Each round every layer advances by `tile` steps, lagging the one
+        before it by its dilation: nothing is computed twice, and every layer works on a window of
+        tile + 2 * d_i steps that was written moments before. Same maths, and the same zero padding at both ends
+        of the sequence, as `forward` (float rounding may differ: the GEMMs see other shapes).
+        """
+        c, batch, steps = self.n_channels, x.shape[0], x.shape[2]
+        w = self._tensors(x.dtype)
+        cond = cond.to(x.dtype)
+        cond_weight, cond_bias = w["cond"]
+        dilations = [layer.dilation[0] for layer in self.in_layers]
+        reach = [d * (layer.kernel_size[0] - 1) // 2 for d, layer in zip(dilations, self.in_layers)]
+        # buffers[i] holds h_i for positions [done[i] - reach[i], ready[i]): zeros stand for the padding before 0
+        buffers = [x.new_zeros(batch, c, r) for r in reach]
+        done, ready = [0] * self.n_layers, [0] * self.n_layers
+        skip = x.new_zeros(batch, c, steps)
+        skip_bias = sum(bias[c:] if i < self.n_layers - 1 else bias for i, (_, bias) in enumerate(w["res_skip"]))
+        front = 0
+        while done[-1] < steps:
+            front += tile
+            # h_0 = start(x), position-wise: produce it up to where layer 0 will read
+            stop = min(steps, front + reach[0])
+            if stop > ready[0]:
+                new = F.conv1d(x[..., ready[0]:stop], *w["start"])
+                buffers[0] = torch.cat([buffers[0], new], 2)
+                ready[0] = stop
+            for i, ((in_weight, in_bias), (weight, bias)) in enumerate(zip(w["in"], w["res_skip"])):
+                # h_i is known up to ready[i]; the conv needs reach[i] beyond the last output (or the sequence end)
+                lo, hi = done[i], steps if ready[i] >= steps else ready[i] - reach[i]
+                if hi <= lo:
+                    continue
+                window = buffers[i]
+                need = hi + reach[i] - (lo - reach[i])
+                if window.shape[2] < need:  # past the end of the sequence: zero padding
+                    window = torch.cat([window, window.new_zeros(batch, c, need - window.shape[2])], 2)
+                window = window[..., :need]
+                layer = self.in_layers[i]
+                gate = F.conv1d(window, in_weight, in_bias + cond_bias[2 * c * i: 2 * c * (i + 1)],
+                                dilation=layer.dilation)
+                gate.baddbmm_(cond_weight[2 * c * i: 2 * c * (i + 1)].expand(batch, -1, -1), cond[..., lo:hi])
+                acts = gate[:, :c].tanh_().mul_(gate[:, c:].sigmoid_())
+                if i < self.n_layers - 1:
+                    centre = window[..., reach[i]: reach[i] + hi - lo]
+                    new = torch.baddbmm(centre, weight[:c].expand(batch, -1, -1), acts).add_(bias[:c, None])
+                    buffers[i + 1] = torch.cat([buffers[i + 1], new], 2)
+                    ready[i + 1] = hi
+                    weight = weight[c:]
+                skip[..., lo:hi].baddbmm_(weight.expand(batch, -1, -1), acts)
+                done[i] = hi
+                buffers[i] = buffers[i][..., hi - lo:]  # keep reach[i] steps before the next start
         return F.conv1d(skip + skip_bias[:, None], *w["end"])
 
     def weight_normed_convs(self) -> list[nn.Conv1d]:
