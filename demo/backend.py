@@ -136,12 +136,16 @@ def _griffin_lim(mel: torch.Tensor, sampling_rate: int, hop_length: int) -> np.n
     return GriffinLimVocoder(sampling_rate=sampling_rate, hop_length=hop_length, n_iter=32).mel_to_audio(mel)
 
 
+#: precision of the WaveGlow WN networks for every tab (`waveglow demo --precision`)
+PRECISION = "fp32"
+
+
 def _waveglow_audio(checkpoint: str, mel: torch.Tensor, sigma: float, denoise: float, seed: int) -> tuple[np.ndarray, str]:
     """WaveGlow audio of a mel: through waveglow.vocode when installed (it owns the denoiser), else infer()."""
     vocode_module = _optional_module("waveglow.vocode")
     if vocode_module is not None:
         audio = vocode_module.vocode(mel, checkpoint=checkpoint, sigma=sigma, denoise=denoise, seed=seed,
-                                     device="cpu")
+                                     device="cpu", precision=PRECISION)
         return np.asarray(audio, dtype=np.float32).reshape(-1), ""
     model = load_waveglow(checkpoint)
     generator = torch.Generator().manual_seed(int(seed))
@@ -183,7 +187,8 @@ def check_text(text: str) -> str:
 @functools.lru_cache(maxsize=4)
 def _synthesizer(frontend: str, vocoder_arg: str, denoise: float, sigma: float):
     pipeline = _optional_module("tts.pipeline")
-    return pipeline.Synthesizer(frontend=frontend, vocoder=vocoder_arg, denoise=denoise, sigma=sigma)
+    return pipeline.Synthesizer(frontend=frontend, vocoder=vocoder_arg, denoise=denoise, sigma=sigma,
+                                precision=PRECISION)
 
 
 def _festival_mel(text: str, settings: dict) -> torch.Tensor:
@@ -376,7 +381,7 @@ def sweep_sigma(path: str | None, sigmas_text: str, own_latent: bool, vocoder: V
     z, mel = encode(model, load_recording(path, rate))
     if not own_latent:
         z = model.draw_latent(1, z.shape[2], torch.Generator().manual_seed(0))
-    pieces = [clip_audio(model.infer(mel, sigma=s, z=z)[0].numpy()) for s in sigmas]
+    pieces = [clip_audio(model.infer(mel, sigma=s, z=z, precision=PRECISION)[0].numpy()) for s in sigmas]
     gap = np.zeros(int(gap_s * rate), dtype=np.float32)
     joined = np.concatenate([x for piece in pieces for x in (piece, gap)][:-1])
     source = "the recording's own latent" if own_latent else "a seeded random latent"

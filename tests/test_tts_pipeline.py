@@ -353,6 +353,23 @@ def test_cli_tacotron2_text_file_with_griffin_lim(tmp_path, capsys):
     assert sf.info(str(out)).frames % 256 == 0
 
 
+@needs_festival
+def test_cli_precision_reaches_the_waveglow(tmp_path, capsys):
+    """--precision bf16 runs the WN in bf16 (labelled), close to fp32 for the same seed; fp16 on a CPU is refused."""
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        outputs[precision] = tmp_path / f"{precision}.wav"
+        assert cli_main(["tts", "Hello.", "-o", str(outputs[precision]), "--checkpoint", str(WAVEGLOW_16_MELS),
+                         "--seed", "1", "--precision", precision, "--device", "cpu"]) == 0
+    assert "bf16 WN" in capsys.readouterr().out
+    full, half = (sf.read(str(outputs[p]))[0] for p in ("fp32", "bf16"))
+    assert full.shape == half.shape and not np.array_equal(full, half)
+    assert 10 * np.log10((full ** 2).sum() / ((full - half) ** 2).sum()) > 30
+    assert cli_main(["tts", "Hello.", "-o", str(tmp_path / "x.wav"), "--checkpoint", str(WAVEGLOW_16_MELS),
+                     "--precision", "fp16", "--device", "cpu"]) == 2
+    assert "needs a CUDA device" in capsys.readouterr().err
+
+
 def test_cli_without_festival_prints_the_install_command(tmp_path, capsys, monkeypatch, no_shipped_vocoder):
     monkeypatch.setenv("PATH", str(tmp_path))
     out = tmp_path / "never.wav"

@@ -176,14 +176,19 @@ class WaveGlowVocoder:
     name = "waveglow"
     is_fallback = False
 
-    def __init__(self, model_or_path, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, device: Any = "auto"):
-        from waveglow.vocode import get_vocoder
+    def __init__(self, model_or_path, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, device: Any = "auto",
+                 precision: str = "fp32"):
+        from waveglow.vocode import VocodeSetupError, get_vocoder
 
         if sigma < 0:
             raise SynthesisError(f"sigma must be >= 0, got {sigma}")
         if denoise < 0:
             raise SynthesisError(f"denoise strength must be >= 0, got {denoise}")
-        self.engine = get_vocoder(model_or_path, device=device)
+        try:
+            self.engine = get_vocoder(model_or_path, device=device, precision=precision)
+        except VocodeSetupError as exc:
+            raise SynthesisError(str(exc)) from None
+        self.precision = precision
         self.source = "in-memory model" if hasattr(model_or_path, "infer") else str(model_or_path)
         self.sigma = float(sigma)
         self.denoise = float(denoise)
@@ -203,7 +208,8 @@ class WaveGlowVocoder:
 
     def describe(self) -> str:
         denoise = f", denoise {self.denoise:g}" if self.denoise > 0 else ""
-        return f"WaveGlow ({self.source}, sigma {self.sigma:g}{denoise})"
+        precision = f", {self.precision} WN" if self.precision != "fp32" else ""
+        return f"WaveGlow ({self.source}, sigma {self.sigma:g}{denoise}{precision})"
 
     def reseed(self, seed: int) -> None:
         """Draw latents from a CPU generator seeded with `seed` (same seed, same audio on every device)."""
@@ -245,7 +251,7 @@ class Synthesizer:
                  sigma: float = DEFAULT_SIGMA, tacotron2: Any = None, device: Any = "auto", *,
                  prenet_dropout: float = 0.5, pause_seconds: float = DEFAULT_PAUSE_SECONDS,
                  max_chars: int = DEFAULT_MAX_CHARS, seed: int | None = None, griffin_lim_iters: int = 60,
-                 festival_timeout_s: float = 60.0):
+                 festival_timeout_s: float = 60.0, precision: str = "fp32"):
         if pause_seconds < 0:
             raise SynthesisError(f"pause_seconds must be >= 0, got {pause_seconds}")
         if max_chars < 1:
@@ -256,6 +262,7 @@ class Synthesizer:
         self.pause_seconds = float(pause_seconds)
         self.max_chars = int(max_chars)
         self.seed = seed
+        self.precision = precision
         self.vocoder = self._build_vocoder(vocoder, sigma, denoise, griffin_lim_iters)
         self.frontend = self._build_frontend(frontend, tacotron2, prenet_dropout, festival_timeout_s)
         self._check_compatible()
@@ -277,7 +284,8 @@ class Synthesizer:
         if hasattr(vocoder, "mel_to_audio"):
             return vocoder
         if isinstance(vocoder, (str, os.PathLike)) or _is_waveglow(vocoder):
-            return WaveGlowVocoder(vocoder, sigma=sigma, denoise=denoise, device=self.device)
+            return WaveGlowVocoder(vocoder, sigma=sigma, denoise=denoise, device=self.device,
+                                   precision=self.precision)
         raise SynthesisError(f"vocoder must be a WaveGlow, a checkpoint path, 'griffin-lim' or None, "
                              f"got {type(vocoder).__name__}")
 

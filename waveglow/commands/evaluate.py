@@ -25,6 +25,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx word error rate")
     parser.add_argument("--griffin-lim-iters", type=int, default=60, help="Griffin-Lim iterations (default 60)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (WaveGlow synthesis)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                        help="precision of the WN networks in the WaveGlow synthesis (default fp32)")
 
 
 def held_out_utterances(data: str, max_utterances: int | None):
@@ -57,7 +59,8 @@ def run(args) -> int:
             raise UserError(f"{package} is not installed: pip install 'waveglow-toolkit[eval]'") from None
     utterances = held_out_utterances(args.data, args.max_utterances)
     settings = EvaluationSettings(sigma=args.sigma, denoise=args.denoise, seed=args.seed,
-                                  griffin_lim_iters=args.griffin_lim_iters, wer=not args.no_wer, device=args.device)
+                                  griffin_lim_iters=args.griffin_lim_iters, wer=not args.no_wer, device=args.device,
+                                  precision=args.precision)
     results = evaluate(load_for_scoring(args.checkpoint), utterances, settings)
     results["data"] = str(args.data)
     atomic_write_text(args.out, json.dumps(results, indent=2) + "\n")

@@ -24,6 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, help="seed for reproducible output (Tacotron2 dropout, WaveGlow noise)")
     parser.add_argument("--device", default="auto", help="torch device for the models: auto (CUDA when "
                         "available), cpu, cuda, cuda:N")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                        help="precision of the WaveGlow WN networks (bf16: fast on CPUs with AVX512-BF16; fp16: CUDA)")
     parser.add_argument("--prenet-dropout", type=float, default=0.5,
                         help="Tacotron2 prenet dropout at inference (NVIDIA: 0.5; 0 = deterministic)")
     parser.add_argument("--pause", type=float, default=0.25, help="seconds of silence between sentences")
@@ -63,7 +65,7 @@ def run(args) -> int:
         synth = Synthesizer(frontend=args.frontend, vocoder=args.checkpoint, denoise=args.denoise, sigma=args.sigma,
                             tacotron2=args.tacotron2, device=args.device, prenet_dropout=args.prenet_dropout,
                             pause_seconds=args.pause, max_chars=args.max_chars, seed=args.seed,
-                            griffin_lim_iters=args.griffin_lim_iters)
+                            griffin_lim_iters=args.griffin_lim_iters, precision=args.precision)
         print(synth.frontend_label)
         print(synth.vocoder_label)
         audio, rate = synth.synthesize(text)

@@ -1,4 +1,5 @@
-"""`waveglow vocode INPUT... -o OUT_DIR --checkpoint CKPT`: mel files -> 16-bit WAV files.
+"""`waveglow vocode INPUT... -o OUT_DIR [--checkpoint CKPT]`: mel files -> 16-bit WAV files (default: the built-in
+voice).
 
 The work is done by `waveglow.vocode_files.MelToWavJob`; this module parses options, checks them up front (bad
 options, an unwritable OUT_DIR or an unreadable checkpoint stop everything with exit 2), shows progress and
@@ -19,8 +20,9 @@ def add_arguments(parser) -> None:
                         help="mel file (.npy, .npz, .pt), folder of them, or @LIST (one file/folder per line)")
     parser.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
                         help="folder for <input stem>.wav files (created if missing)")
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT",
-                        help="WaveGlow checkpoint: NVIDIA .pt, DeepLearningExamples .pt, or our folder")
+    parser.add_argument("--checkpoint", metavar="CKPT",
+                        help="WaveGlow checkpoint: NVIDIA .pt, DeepLearningExamples .pt, or our folder "
+                             "(default: the built-in voice shipped in waveglow/assets/waveglow_default)")
     parser.add_argument("--sigma", type=float, default=0.666, help="latent standard deviation (default 0.666)")
     parser.add_argument("--denoise", type=float, default=0.0, metavar="STRENGTH",
                         help="denoiser strength, 0 = off (NVIDIA's examples use 0.01 to 0.1)")
@@ -101,6 +103,19 @@ def _format_options(args, config):
     return params, stats
 
 
+BUILT_IN_VOICE = Path(__file__).resolve().parents[1] / "assets" / "waveglow_default"
+
+
+def _built_in_voice() -> str:
+    from waveglow.cli import UserError
+
+    folder = BUILT_IN_VOICE
+    if not (folder / "config.json").is_file():
+        raise UserError("no built-in voice is installed: pass --checkpoint (e.g. NVIDIA's "
+                        "waveglow_256channels_universal_v5.pt)")
+    return str(folder)
+
+
 def run(args) -> int:
     from tqdm import tqdm
 
@@ -110,6 +125,8 @@ def run(args) -> int:
     from waveglow.vocode_files import MelToWavJob, VocodeOptions
 
     _check_options(args)
+    if args.checkpoint is None:
+        args.checkpoint = _built_in_voice()
     out = Path(args.output_dir)
     _prepare_output_dir(out)
     try:

@@ -38,6 +38,7 @@ class EvaluationSettings:
     griffin_lim_iters: int = 60
     wer: bool = True
     device: str = "cpu"
+    precision: str = "fp32"  # of the WN networks in WaveGlow synthesis
 
 
 def row_metrics(reference: np.ndarray, audio: np.ndarray, rate: int, transcript: str | None,
@@ -92,7 +93,7 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
     held_out = HeldOutSet.load(utterances, mel)
     log(f"{len(held_out)} held-out clips, {held_out.seconds:.1f} s; exact NLL (sigma {nll_sigma}) ...")
     nll = held_out.evaluate(loaded.model, nll_sigma)
-    vocoder = get_vocoder(loaded.model, settings.device)
+    vocoder = get_vocoder(loaded.model, settings.device, settings.precision)
     griffin_lim = GriffinLimVocoder(sampling_rate=mel.sampling_rate, n_fft=mel.n_fft, hop_length=mel.hop_length,
                                     fmin=mel.fmin, fmax=mel.fmax or mel.sampling_rate / 2,
                                     n_iter=settings.griffin_lim_iters, seed=settings.seed)

@@ -1,0 +1,110 @@
+"""Package a trained run as the toolkit's built-in voice (waveglow/assets/waveglow_default by default).
+
+    python scripts/ship_voice.py --run RUN_DIR --data ../shared/data/ljspeech-sample
+
+Writes, into a temporary directory renamed into place at the end:
+  config.json + model.safetensors   the run's latest checkpoint, weight norm folded, stored as fp16 (or --dtype)
+  training_config.json              the run's training config (model / train / data sections)
+  training_summary.json             iterations, wall-clock, samples seen, held-out bits/sample, machine
+  evaluation.json                   `waveglow evaluate` on the held-out split, run on the stored (fp16) weights
+  README.md                         the summary and the evaluation table in words
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def training_summary(run: Path, loaded) -> dict:
+    """What the run did, from its metrics.jsonl (train and eval records) and its config."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    train = [r for r in records if r.get("kind") == "train" and r["iteration"] <= loaded.iteration]
+    evals = [r for r in records if r.get("kind") == "eval" and r["iteration"] <= loaded.iteration]
+    config = json.loads((run / "config.json").read_text())
+    samples_per_step = config["train"]["batch_size"] * config["train"]["segment_length"]
+    return {
+        "iterations": loaded.iteration,
+        "training_hours": round(max((r["elapsed_s"] for r in train), default=0.0) / 3600, 2),
+        "audio_samples_seen": loaded.iteration * samples_per_step,
+        "train_bits_per_sample_last_100": (sum(r["bits_per_sample"] for r in train[-10:]) / len(train[-10:])
+                                           if train else None),
+        "held_out_bits_per_sample_history": [(r["iteration"], round(r["bits_per_sample"], 4)) for r in evals],
+        "data": "LJSpeech sample (390 clips, 42 min) minus the held-out split (LJ050-*, LJ002-0181..0200)",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+                   f"torch {__import__('torch').__version__}",
+    }
+
+
+def readme(summary: dict, results: dict, table: str, parameters: int, size_mb: float, dtype: str) -> str:
+    return f"""# The built-in WaveGlow voice
+
+A small WaveGlow (see config.json: {parameters:,} parameters, {size_mb:.1f} MB stored as {dtype}) trained on
+{summary['data']}, on CPU: {summary['iterations']:,} iterations, {summary['training_hours']} h,
+{summary['audio_samples_seen'] / 22050 / 3600:.1f} h of audio segments seen. Machine: {summary['machine']}.
+Training config: training_config.json; history: training_summary.json.
+
+Copy-synthesis on the {results['n_utterances']} held-out clips ({results['seconds']:.0f} s), sigma
+{results['settings']['sigma']}, scored on these stored weights (`waveglow evaluate`, evaluation.json):
+
+{table}
+
+`waveglow vocode`, `waveglow tts` and the demo use this voice when no --checkpoint is given.
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", required=True, help="training run directory (its latest checkpoint is shipped)")
+    parser.add_argument("--data", required=True, help="LJSpeech-layout directory (held-out clips are evaluated)")
+    parser.add_argument("--out", default=str(ROOT / "waveglow" / "assets" / "waveglow_default"))
+    parser.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
+    parser.add_argument("--sigma", type=float, default=0.666)
+    parser.add_argument("--no-wer", action="store_true")
+    args = parser.parse_args()
+
+    from waveglow.commands.evaluate import held_out_utterances
+    from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
+    from waveglow.training.loading import load_for_scoring
+
+    run, out = Path(args.run), Path(args.out)
+    loaded = load_for_scoring(run)
+    if loaded.kind != "training":
+        sys.exit(f"{run}: expected a training run directory, got a {loaded.kind} checkpoint")
+    summary = training_summary(run, loaded)
+    staging = Path(tempfile.mkdtemp(prefix=".shipping-", dir=out.parent))
+    try:
+        loaded.model.save_pretrained(staging, dtype=args.dtype)
+        shutil.copyfile(run / "config.json", staging / "training_config.json")
+        stored = load_for_scoring(staging)  # evaluate what ships: the reduced-precision weights
+        stored.train_sigma, stored.data_config, stored.iteration = loaded.train_sigma, loaded.data_config, loaded.iteration
+        settings = EvaluationSettings(sigma=args.sigma, wer=not args.no_wer)
+        results = evaluate(stored, held_out_utterances(args.data, None), settings)
+        results["checkpoint"] = f"{loaded.source} (stored as {args.dtype})"
+        (staging / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
+        (staging / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        size_mb = (staging / "model.safetensors").stat().st_size / 1e6
+        table = markdown_table(results)
+        (staging / "README.md").write_text(readme(summary, results, table, stored.model.num_parameters(), size_mb,
+                                                  args.dtype))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    print(table)
+    print(f"\nshipped {loaded.source} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
