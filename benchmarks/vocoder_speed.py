@@ -9,6 +9,9 @@ measured per row in a fresh subprocess (peak RSS of the run above the RSS before
     python benchmarks/vocoder_speed.py --durations 10 --repeats 5 --no-memory
     python benchmarks/vocoder_speed.py --golden              # bf16 SNR with the golden-parity weights too
 
+Columns: GFLOP/s = samples/s x flops_per_sample (20.3 M officially); after the table, this machine's fp32 and bf16
+matmul speed and the real-time factor it would allow, i.e. what bounds the CPU rows.
+
 Rows:
   reference fp32    benchmarks/reference_waveglow.py (NVIDIA's structure: fused 4096-channel conditioning)
   ours fp32         WaveGlow.infer
@@ -99,6 +102,33 @@ def runners(model: WaveGlow, seconds: float, chunk_frames: int):
 def snr_db(reference: torch.Tensor, test: torch.Tensor) -> float:
     noise = (test.float() - reference.float()).pow(2).sum()
     return float("inf") if noise == 0 else 10 * torch.log10(reference.float().pow(2).sum() / noise).item()
+
+
+def flops_per_sample(config: WaveGlowConfig) -> float:
+    """Multiply-adds x 2 of one inference per audio sample: every WN conv, the 1x1 convs and the upsampler
+    (the affine arithmetic is negligible). Official config: 20.3 M."""
+    c, macs = config, 0
+    for channels in c.channels_per_flow():
+        n_a, n_b = channels // 2, channels - channels // 2
+        wn = (n_a * c.n_channels + c.n_layers * 2 * c.n_channels * (c.n_channels * c.kernel_size + c.cond_channels)
+              + (c.n_layers - 1) * 2 * c.n_channels * c.n_channels + c.n_channels * c.n_channels
+              + c.n_channels * 2 * n_b)
+        macs += wn + channels * channels  # per grouped step
+    per_step = 2 * macs / c.n_group
+    upsampler = 2 * c.n_mel_channels * c.n_mel_channels * c.upsample_kernel_size / c.hop_length
+    return per_step + upsampler
+
+
+def matmul_peak_gflops(dtype: torch.dtype, n: int = 4096, repeats: int = 3) -> float:
+    """Best of `repeats` square n x n matmuls: what this machine's GEMM reaches with the current threads."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
 
 
 def time_rows(model, seconds, repeats, chunk_frames, only=None):
@@ -220,17 +250,27 @@ def main() -> int:
         results += gpu_rows(10, args.repeats)
 
     ref_speed = {r["seconds"]: r["samples_per_s"] for r in results if r["row"] == "reference fp32"}
-    print("\n| audio | row | samples/s | vs reference | RTF | peak MB above model | max abs diff vs ref (or 1st row) | "
-          "bf16 SNR dB |")
-    print("|---|---|---|---|---|---|---|---|")
+    flops = flops_per_sample(model.config)
+    print("\n| audio | row | samples/s | vs reference | RTF | GFLOP/s | peak MB above model | "
+          "max abs diff vs ref (or 1st row) | bf16 SNR dB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ratio = (f'{r["samples_per_s"] / ref_speed[r["seconds"]]:.2f}x' if r["seconds"] in ref_speed else "-")
         mem = r.get("peak_mb_above_model", r.get("peak_gpu_mb"))
         snr = r.get("snr_db_vs_ours_fp32")
         diff = r.get("max_abs_diff_vs_reference")
-        print(f"| {r['seconds']:g} s | {r['row']} | {r['samples_per_s']:,.0f} | {ratio} | {r['rtf']:.2f} | "
+        gflops = f"{r['samples_per_s'] * flops / 1e9:.0f}"
+        print(f"| {r['seconds']:g} s | {r['row']} | {r['samples_per_s']:,.0f} | {ratio} | {r['rtf']:.2f} | {gflops} | "
               f"{'-' if mem is None else f'{mem:,.0f}'} | {'-' if diff is None else f'{diff:.1e}'} | "
               f"{'-' if snr is None else f'{snr:.1f}'} |")
+    # What bounds the CPU rows: the arithmetic. Real time needs flops * rate; compare with this machine's GEMM.
+    print(f"\n{flops / 1e6:.1f} MFLOP per audio sample: real time ({SAMPLING_RATE} samples/s) needs "
+          f"{flops * SAMPLING_RATE / 1e9:.0f} GFLOP/s.")
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        peak = matmul_peak_gflops(dtype)
+        print(f"{name} 4096^3 matmul on {args.threads} threads: {peak:.0f} GFLOP/s -> at most "
+              f"{peak * 1e9 / flops:,.0f} samples/s (RTF {flops * SAMPLING_RATE / 1e9 / peak:.2f}) if every FLOP "
+              f"ran at that speed")
     if args.golden:
         print(f"\nbf16 vs fp32 SNR on the golden-parity weights and mel: {golden_bf16_snr():.1f} dB")
     if args.json:

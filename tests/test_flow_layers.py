@@ -188,3 +188,14 @@ def test_wn_tiled_inference_equals_whole_sequence(n_layers, kernel_size):
             net.tile_steps = 16  # what forward itself does beyond tile_steps
             assert torch.allclose(net(x, cond), whole, atol=1e-12, rtol=0)
         assert torch.allclose(net(x, cond), whole, atol=1e-12, rtol=0)  # with autograd on: the plain path
+
+
+@pytest.mark.parametrize("conditioning", ["audio", "group"])
+def test_conditioning_built_in_pieces_equals_the_whole(conditioning):
+    """Long mels are upsampled piece by piece (memory); every step sees the same frames as in one pass."""
+    extra = dict(upsample_kernel_size=8) if conditioning == "group" else {}
+    model = randomise(WaveGlow(tiny_waveglow_config(conditioning=conditioning, **extra)), seed=2)
+    mel = torch.randn(2, 3, 23, dtype=torch.float64)
+    whole = model.condition(mel, 23 * 8)
+    for piece in (1, 4, 7, 23, 50):
+        assert torch.allclose(model.condition_in_pieces(mel, torch.float64, piece), whole, atol=1e-12, rtol=0)

@@ -91,6 +91,27 @@ class WaveGlow(nn.Module):
             return cond[..., : n_samples // c.n_group]
         return group_frames(cond[..., :n_samples], c.n_group)
 
+    def condition_in_pieces(self, mel: torch.Tensor, dtype: torch.dtype, piece_frames: int = 512) -> torch.Tensor:
+        """`condition(mel, F * hop)` cast to `dtype`, built piece by piece (no grad): the fp32 upsampled mel never
+        exists for the whole utterance, only [B, cond_channels, steps] in `dtype` (half of it in bf16). Each
+        piece upsamples its frames plus ceil(K / stride) frames of context on each side, which covers every frame
+        the upsampler lets reach a step, so the values are those of `condition`."""
+        c = self.config
+        frames = mel.shape[2]
+        if frames <= piece_frames:
+            return self.condition(mel, frames * c.hop_length).to(dtype)
+        per_frame = c.hop_length // c.n_group  # grouped steps per mel frame
+        margin = -(-c.upsample_kernel_size // c.upsample_stride)
+        out = torch.empty(mel.shape[0], c.cond_channels, frames * per_frame, dtype=dtype, device=mel.device)
+        with torch.no_grad():
+            for start in range(0, frames, piece_frames):
+                stop = min(frames, start + piece_frames)
+                lo, hi = max(0, start - margin), min(frames, stop + margin)
+                piece = self.condition(mel[..., lo:hi], (hi - lo) * c.hop_length)  # step 0 = frame lo
+                out[..., start * per_frame: stop * per_frame] = piece[..., (start - lo) * per_frame:
+                                                                     (stop - lo) * per_frame]
+        return out
+
     # ---- training direction ---------------------------------------------------------------------------------------
     def forward(self, audio: torch.Tensor, mel: torch.Tensor):
         """audio [B, T] (T a multiple of n_group), mel [B, n_mel, >= T / hop + 1] -> (z [B, n_group, T / n_group],
@@ -168,9 +189,8 @@ class WaveGlow(nn.Module):
         mel = self._check_mel(mel)
         c = self.config
         n_samples = mel.shape[2] * c.hop_length
-        cond = self.condition(mel, n_samples)
-        if net_dtype is not None:
-            cond = cond.to(net_dtype)  # cast once, not in each of the n_flows * n_layers conditioning GEMMs
+        # cast once (not in each of the n_flows * n_layers conditioning GEMMs), piece by piece for long mels
+        cond = self.condition_in_pieces(mel, net_dtype or self.upsample.weight.dtype)
         steps = n_samples // c.n_group
         if z is None:
             z = self.draw_latent(mel.shape[0], steps, generator)
