@@ -35,8 +35,9 @@ def training_summary(run: Path, loaded) -> dict:
         "iterations": loaded.iteration,
         "training_hours": round(max((r["elapsed_s"] for r in train), default=0.0) / 3600, 2),
         "audio_samples_seen": loaded.iteration * samples_per_step,
-        "train_bits_per_sample_last_100": (sum(r["bits_per_sample"] for r in train[-10:]) / len(train[-10:])
-                                           if train else None),
+        "audio_hours_seen": loaded.iteration * samples_per_step / loaded.model.config.sampling_rate / 3600,
+        "train_bits_per_sample_last_10_logs": (sum(r["bits_per_sample"] for r in train[-10:]) / len(train[-10:])
+                                               if train else None),
         "held_out_bits_per_sample_history": [(r["iteration"], round(r["bits_per_sample"], 4)) for r in evals],
         "data": "LJSpeech sample (390 clips, 42 min) minus the held-out split (LJ050-*, LJ002-0181..0200)",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
@@ -49,7 +50,7 @@ def readme(summary: dict, results: dict, table: str, parameters: int, size_mb: f
 
 A small WaveGlow (see config.json: {parameters:,} parameters, {size_mb:.1f} MB stored as {dtype}) trained on
 {summary['data']}, on CPU: {summary['iterations']:,} iterations, {summary['training_hours']} h,
-{summary['audio_samples_seen'] / 22050 / 3600:.1f} h of audio segments seen. Machine: {summary['machine']}.
+{summary['audio_hours_seen']:.1f} h of audio segments seen. Machine: {summary['machine']}.
 Training config: training_config.json; history: training_summary.json.
 
 Copy-synthesis on the {results['n_utterances']} held-out clips ({results['seconds']:.0f} s), sigma

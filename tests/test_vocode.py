@@ -101,14 +101,12 @@ def test_cli_seed_semantics_and_overwrite(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_without_checkpoint_uses_the_built_in_voice(tmp_path, monkeypatch, model, capsys):
-    from waveglow.commands import vocode as command
-
     np.save(tmp_path / "a.npy", MEL)
-    monkeypatch.setattr(command, "BUILT_IN_VOICE", tmp_path / "none")
+    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: None)
     assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o") == 2
     assert "no built-in voice is installed: pass --checkpoint" in capsys.readouterr().err
     model.save_pretrained(tmp_path / "voice")
-    monkeypatch.setattr(command, "BUILT_IN_VOICE", tmp_path / "voice")
+    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: tmp_path / "voice")
     assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o", "--seed", 3, "--sigma", SIGMA) == 0
     assert np.abs(read_pcm(tmp_path / "o" / "a.wav")[0] - expected_pcm(model, MEL, 3)).max() <= 1.0
 

@@ -103,14 +103,12 @@ def _format_options(args, config):
     return params, stats
 
 
-BUILT_IN_VOICE = Path(__file__).resolve().parents[1] / "assets" / "waveglow_default"
-
-
 def _built_in_voice() -> str:
+    from tts.pipeline import default_vocoder_path
     from waveglow.cli import UserError
 
-    folder = BUILT_IN_VOICE
-    if not (folder / "config.json").is_file():
+    folder = default_vocoder_path()
+    if folder is None:
         raise UserError("no built-in voice is installed: pass --checkpoint (e.g. NVIDIA's "
                         "waveglow_256channels_universal_v5.pt)")
     return str(folder)
