@@ -19,7 +19,10 @@ def random_rotation(channels: int, generator: torch.Generator | None = None) -> 
 def _mix_channels(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """y[:, i] = sum_j weight[i, j] x[:, j] for x [B, C, *positions] (any number of position dims)."""
     batch, channels = x.shape[:2]
-    y = F.conv1d(x.reshape(batch, channels, -1), weight.to(x.dtype).unsqueeze(-1))
+    # Under mixed-precision training autocast would round the signal itself to bf16/fp16 at every flow; the flow
+    # path stays in x's dtype (only the coupling networks, where the FLOPs are, run in the reduced dtype).
+    with torch.autocast(x.device.type, enabled=False):
+        y = F.conv1d(x.reshape(batch, channels, -1), weight.to(x.dtype).unsqueeze(-1))
     return y.reshape(batch, weight.shape[0], *x.shape[2:])
 
 

@@ -46,7 +46,8 @@ class WN(nn.Module):
     def _tensors(self, dtype: torch.dtype) -> dict:
         """Every weight and bias as plain tensors in `dtype`. In the parameters' own dtype they are the live
         (differentiable, weight-norm aware) tensors; in another dtype a copy cached until a parameter changes,
-        so reduced-precision inference casts 87 M weights once, not on every call."""
+        so reduced-precision inference casts 87 M weights once, not on every call (while recording a graph for
+        training the casts are made per call instead, so gradients reach the parameters)."""
         def collect():
             return {
                 "start": (self.start.weight, self.start.bias),
@@ -58,6 +59,9 @@ class WN(nn.Module):
 
         if dtype == self.start.bias.dtype:
             return collect()
+        if torch.is_grad_enabled() and self.start.bias.requires_grad:
+            # Mixed-precision training: casts that gradients flow back through, made afresh every call.
+            return torch.utils._pytree.tree_map(lambda t: t.to(dtype), collect())
         key = (dtype,) + tuple((p.data_ptr(), p._version) for p in self.parameters())
         cached = self.__dict__.get("_cast_cache")
         if cached is None or cached[0] != key:
@@ -72,6 +76,13 @@ class WN(nn.Module):
         #   [B, 2 * n_channels * n_layers, S] conditioning tensor (4096 channels officially) never exists;
         # * conditioning, residual and skip 1x1 convs accumulate straight into their targets through batched
         #   GEMMs (baddbmm), saving a pass over memory per add; skip biases are summed once at the end.
+        # Under autocast (mixed-precision training) every op here runs in the autocast dtype, cast explicitly: the
+        # fused accumulations below need all their operands in one dtype.
+        device = x.device.type
+        if torch.is_autocast_enabled(device):
+            x = x.to(torch.get_autocast_dtype(device))
+            with torch.autocast(device, enabled=False):
+                return self.forward(x, cond)
         c, batch = self.n_channels, x.shape[0]
         if self.tile_steps and x.shape[2] > self.tile_steps and not torch.is_grad_enabled():
             return self.forward_tiled(x, cond, self.tile_steps)
