@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/train_throughput.py                 # CPU, 1 thread, batch 1 x 8000 samples
     .venv/bin/python benchmarks/train_throughput.py --device cuda --batch 24 --segment 16000
+    .venv/bin/python benchmarks/train_throughput.py --configs small --batch 4 --segment 12800 --precisions fp32 bf16 \
+        --steps 4                                  # the built-in voice's step: fp32 vs bf16 autocast (CPU)
     .venv/bin/python benchmarks/train_throughput.py --configs official --flows 12 --batch 24 --segment 16000 \
         --steps 1 --memory-efficient-only          # the target size measured on CPU (~10 min a step, 3.85 GB)
 
@@ -50,6 +52,7 @@ def measure(row: dict) -> dict:
 
     from waveglow.model import WaveGlow
     from waveglow.training import TrainingConfig, WaveGlowForTraining
+    from waveglow.training.precision import Precision
 
     torch.set_num_threads(row["threads"])
     device = torch.device(row["device"])
@@ -59,6 +62,7 @@ def measure(row: dict) -> dict:
     model = WaveGlow(model_config).apply_weight_norm().to(device)
     forward = WaveGlowForTraining(model, row["memory_efficient"])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    precision = Precision(row.get("precision", "fp32"), device)  # autocast exactly as the trainer applies it
     hop = model_config.hop_length
 
     def step(batch: int, samples: int) -> float:
@@ -67,11 +71,13 @@ def measure(row: dict) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        z, logdet = forward(audio, mel)
+        with precision.autocast():
+            z, logdet = forward(audio, mel)
         loss = WaveGlow.loss(z, logdet, 1.0)
         optimizer.zero_grad(set_to_none=False)  # keep gradient buffers allocated: they are part of `base`
-        loss.backward()
-        optimizer.step()
+        precision.scaler.scale(loss).backward()
+        precision.scaler.step(optimizer)
+        precision.scaler.update()
         if device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start
@@ -87,7 +93,7 @@ def measure(row: dict) -> dict:
 
         audio = (0.1 * torch.randn(batch, samples, device=device)).clamp(-1, 1)
         mel = torch.randn(batch, model_config.n_mel_channels, samples // hop + 1, device=device) - 5
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), precision.autocast():
             z, logdet = forward(audio, mel)
         del z, logdet
         params = {p.untyped_storage().data_ptr() for p in model.parameters()}
@@ -123,7 +129,9 @@ def default_rows(args) -> list[dict]:
         flows = args.flows if name == "official" else [None]
         for n_flows in flows:
             for memory_efficient in ((True,) if args.memory_efficient_only else (False, True)):
-                rows.append(dict(common, config=name, n_flows=n_flows, memory_efficient=memory_efficient))
+                for precision in args.precisions:
+                    rows.append(dict(common, config=name, n_flows=n_flows, memory_efficient=memory_efficient,
+                                     precision=precision))
     return rows
 
 
@@ -139,18 +147,23 @@ def run_row(row: dict) -> dict:
 
 def print_table(results: list[dict]) -> None:
     mb = 1024**2
-    head = (f"{'config':<9}{'flows':>6}{'mem-eff':>8}{'batch x seg':>13}{'params M':>9}{'samples/s':>11}"
+    head = (f"{'config':<9}{'flows':>6}{'mem-eff':>8}{'precision':>10}{'batch x seg':>13}{'params M':>9}{'samples/s':>11}"
             f"{'saved MB':>9}{'peak MB':>9}{'act. MB':>9}{'act. B/sample':>14}{'est. GB @24x16000':>19}"
-            f"{'in 2 micro-batches':>20}")
+            f"{'in 2 micro-batches':>20}{'speed vs fp32':>15}")
+    fp32 = {(r["config"], r["n_flows"], r["memory_efficient"]): r["samples_per_s"] for r in results
+            if r["precision"] == "fp32"}
     print(head)
     print("-" * len(head))
     for r in results:
         per_sample = r["activation_bytes"] / (r["batch"] * r["segment"])
-        print(f"{r['config']:<9}{r['n_flows']:>6}{'yes' if r['memory_efficient'] else 'no':>8}"
+        baseline = fp32.get((r["config"], r["n_flows"], r["memory_efficient"]))
+        speedup = f"{r['samples_per_s'] / baseline:.2f}x" if baseline else "-"
+        print(f"{r['config']:<9}{r['n_flows']:>6}{'yes' if r['memory_efficient'] else 'no':>8}{r['precision']:>10}"
               f"{str(r['batch']) + ' x ' + str(r['segment']):>13}{r['params'] / 1e6:>9.1f}{r['samples_per_s']:>11.0f}"
               f"{r['saved_bytes'] / mb:>9.0f}{r['peak_bytes'] / mb:>9.0f}{r['activation_bytes'] / mb:>9.0f}"
               f"{per_sample:>14.0f}"
-              f"{r['estimate_target_bytes'] / 1024**3:>19.2f}{r['estimate_target_2micro_bytes'] / 1024**3:>20.2f}")
+              f"{r['estimate_target_bytes'] / 1024**3:>19.2f}{r['estimate_target_2micro_bytes'] / 1024**3:>20.2f}"
+              f"{speedup:>15}")
 
 
 def main(argv=None) -> int:
@@ -166,6 +179,8 @@ def main(argv=None) -> int:
     parser.add_argument("--memory-efficient-only", action="store_true",
                         help="only the per-flow-checkpointing rows (the target size, e.g. --batch 24 --segment "
                              "16000, needs ~40 GB without it)")
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"),
+                        help="training precision per row (bf16/fp16: autocast as train.precision does; fp16 CUDA only)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -176,7 +191,7 @@ def main(argv=None) -> int:
     for row in default_rows(args):
         results.append(run_row(row))
         print(f"done: {results[-1]['config']} flows={results[-1]['n_flows']} "
-              f"memory_efficient={results[-1]['memory_efficient']}", file=sys.stderr, flush=True)
+              f"memory_efficient={results[-1]['memory_efficient']} {results[-1]['precision']}", file=sys.stderr, flush=True)
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
