@@ -62,15 +62,17 @@ Copy-synthesis on the {results['n_utterances']} held-out clips ({results['second
 """
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True, help="training run directory (its latest checkpoint is shipped)")
     parser.add_argument("--data", required=True, help="LJSpeech-layout directory (held-out clips are evaluated)")
     parser.add_argument("--out", default=str(ROOT / "waveglow" / "assets" / "waveglow_default"))
     parser.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
     parser.add_argument("--sigma", type=float, default=0.666)
-    parser.add_argument("--no-wer", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx word error rate")
+    parser.add_argument("--max-utterances", type=int, default=None, help="evaluate at most this many held-out clips")
+    parser.add_argument("--griffin-lim-iters", type=int, default=60, help="Griffin-Lim baseline iterations")
+    args = parser.parse_args(argv)
 
     from waveglow.commands.evaluate import held_out_utterances
     from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
@@ -81,14 +83,16 @@ def main() -> int:
     if loaded.kind != "training":
         sys.exit(f"{run}: expected a training run directory, got a {loaded.kind} checkpoint")
     summary = training_summary(run, loaded)
+    out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".shipping-", dir=out.parent))
+    previous = out.parent / f".previous-{out.name}"
     try:
         loaded.model.save_pretrained(staging, dtype=args.dtype)
         shutil.copyfile(run / "config.json", staging / "training_config.json")
         stored = load_for_scoring(staging)  # evaluate what ships: the reduced-precision weights
         stored.train_sigma, stored.data_config, stored.iteration = loaded.train_sigma, loaded.data_config, loaded.iteration
-        settings = EvaluationSettings(sigma=args.sigma, wer=not args.no_wer)
-        results = evaluate(stored, held_out_utterances(args.data, None), settings)
+        settings = EvaluationSettings(sigma=args.sigma, wer=not args.no_wer, griffin_lim_iters=args.griffin_lim_iters)
+        results = evaluate(stored, held_out_utterances(args.data, args.max_utterances), settings)
         results["checkpoint"] = f"{loaded.source} (stored as {args.dtype})"
         (staging / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
         (staging / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -96,12 +100,16 @@ def main() -> int:
         table = markdown_table(results)
         (staging / "README.md").write_text(readme(summary, results, table, stored.model.num_parameters(), size_mb,
                                                   args.dtype))
+        # Swap by renames: at every moment `out` is either the old voice or the complete new one.
+        if previous.exists():
+            shutil.rmtree(previous)
         if out.exists():
-            shutil.rmtree(out)
+            out.rename(previous)
         staging.rename(out)
     finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        for leftover in (staging, previous):
+            if leftover.exists():
+                shutil.rmtree(leftover)
     print(table)
     print(f"\nshipped {loaded.source} -> {out}")
     return 0
