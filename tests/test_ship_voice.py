@@ -50,6 +50,13 @@ def test_ship_voice_packages_a_run_as_the_default_voice(tmp_path, one_thread):
     config.write_text(json.dumps(TINY_RUN))
     assert cli(["train", "--config", str(config), "--data", str(LJ), "--out", str(run), "--threads", "1",
                 "--no-progress"]) == 0
+    trained = load_for_scoring(run).model.state_dict()
+    # vocode / tts read a run directly too: the run directory, its checkpoints/ folder or one ckpt file
+    for source in (run, run / "checkpoints", run / "checkpoints" / "ckpt_2.pt"):
+        model, info = load_waveglow(source)
+        assert info.source_format == "training" and info.extra["iteration"] == 2
+        assert all(torch.equal(t, trained[k]) for k, t in model.state_dict().items())
+
     assets = tmp_path / "assets"
     out = assets / "waveglow_default"
     out.mkdir(parents=True)
@@ -63,7 +70,6 @@ def test_ship_voice_packages_a_run_as_the_default_voice(tmp_path, one_thread):
     assert default_vocoder_path(assets) == out
     with safe_open(str(out / "model.safetensors"), "pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
-    trained = load_for_scoring(run).model.state_dict()
     shipped, _ = load_waveglow(out)
     for name, tensor in shipped.state_dict().items():
         assert tensor.dtype == torch.float32

@@ -268,7 +268,25 @@ def _is_ours(path: Path) -> bool:
 
 
 def load_waveglow(path: str | Path, map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
-    """(model in eval mode on `map_location`, info) for any supported format. Raises CheckpointError."""
+    """(model in eval mode on `map_location`, info) for any supported format, our training checkpoints included
+    (a run directory, its checkpoints/ folder or one ckpt file: the weights of that or the latest checkpoint).
+    Raises CheckpointError."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or directory")
+    from waveglow.training.loading import load_training_model  # lazily: the training package imports this module
+
+    trained = load_training_model(path)
+    if trained is not None:
+        info = CheckpointInfo(path=trained.source, source_format="training", config=trained.model.config,
+                              extra={"iteration": trained.iteration})
+        return trained.model.to(map_location), info
+    return load_exported(path, map_location)
+
+
+def load_exported(path: str | Path, map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
+    """`load_waveglow` for everything but training checkpoints: our exported format (config.json +
+    model.safetensors), NVIDIA's and DeepLearningExamples' files and plain state dicts."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or directory")

@@ -10,7 +10,7 @@ from waveglow.model import WaveGlow
 
 from waveglow.safe_pickle import CheckpointError
 
-from .checkpoints import load_training_checkpoint, resolve_training_checkpoint
+from .checkpoints import CheckpointStore, load_training_checkpoint, resolve_training_checkpoint
 from .config import DataConfig, TrainingConfig
 
 
@@ -44,20 +44,37 @@ def _from_training_checkpoint(path: Path) -> LoadedModel:
     return LoadedModel(model, str(path), "training", config.train.sigma, config.data, int(payload["iteration"]))
 
 
-def load_for_scoring(path: str | Path) -> LoadedModel:
-    """Directories: our format (config.json + model.safetensors) or a run / checkpoints directory (its latest
-    checkpoint). Files: a training checkpoint, else anything waveglow.checkpoint.load_waveglow reads."""
-    from waveglow.checkpoint import WEIGHTS_FILE, load_waveglow
+def load_training_model(path: str | Path) -> LoadedModel | None:
+    """A run directory, its checkpoints/ directory or one of its ckpt files -> its (latest) weights; None when `path`
+    is something else (an exported model's directory, a file in another format). A run directory whose
+    checkpoints/ folder holds no checkpoint raises CheckpointError."""
+    from waveglow.checkpoint import WEIGHTS_FILE
 
     path = Path(path)
-    if path.is_dir() and not (path / WEIGHTS_FILE).is_file():
-        return _from_training_checkpoint(resolve_training_checkpoint(path))
+    if path.is_dir():
+        if (path / WEIGHTS_FILE).is_file():
+            return None
+        if (path / "checkpoints").is_dir() or CheckpointStore(path).latest_path() is not None:
+            return _from_training_checkpoint(resolve_training_checkpoint(path))
+        return None  # e.g. an export missing its weights: load_exported names what is missing
     if path.is_file() and path.suffix in (".pt", ".pth"):
         try:
             return _from_training_checkpoint(path)
         except CheckpointError:
-            pass  # not ours (NVIDIA / DLE pickles refuse weights_only loading): try the other readers
-    model, info = load_waveglow(path)
+            return None  # not ours (NVIDIA / DLE pickles refuse weights_only loading): the other readers try it
+    return None
+
+
+def load_for_scoring(path: str | Path) -> LoadedModel:
+    """Directories: our format (config.json + model.safetensors) or a run / checkpoints directory (its latest
+    checkpoint). Files: a training checkpoint, else anything waveglow.checkpoint.load_waveglow reads."""
+    from waveglow.checkpoint import load_exported
+
+    trained = load_training_model(path)
+    if trained is not None:
+        return trained
+    path = Path(path)
+    model, info = load_exported(path)
     # RUN_DIR/final/ sits beside the run's training config.json: take sigma and mel settings from it.
     run_config = path.parent / "config.json"
     if path.is_dir() and run_config.is_file():
