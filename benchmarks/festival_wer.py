@@ -13,6 +13,7 @@ punctuation other than in-word apostrophes. The reference is LJSpeech's normalis
 
     .venv/bin/python benchmarks/festival_wer.py                      # 10 held-out LJ050 sentences
     .venv/bin/python benchmarks/festival_wer.py --checkpoint runs/wg/ --save-dir /tmp/wer_wavs -v
+    .venv/bin/python benchmarks/festival_wer.py --checkpoint runs/a runs/b --ids LJ050-{0029..0058}   # A/B
 
 Needs: apt-get install festival festvox-us-slt-hts; pip install pocketsphinx.
 """
@@ -93,11 +94,17 @@ def build_systems(args) -> list[tuple[str, object]]:
     """(row name, vocoder or None for the unvocoded audio) for the Festival rows."""
     griffin_lim = Synthesizer(frontend="festival", vocoder="griffin-lim", griffin_lim_iters=args.griffin_lim_iters)
     systems = [("Festival audio (upper bound)", None), ("Festival -> mel -> Griffin-Lim", griffin_lim)]
-    if args.checkpoint:
-        waveglow = Synthesizer(frontend="festival", vocoder=args.checkpoint, sigma=args.sigma,
+    for checkpoint in args.checkpoint or []:
+        waveglow = Synthesizer(frontend="festival", vocoder=checkpoint, sigma=args.sigma,
                                denoise=args.denoise, seed=args.seed)
-        systems.append((f"Festival -> mel -> WaveGlow ({Path(args.checkpoint).name})", waveglow))
+        systems.append((f"Festival -> mel -> WaveGlow ({label(checkpoint)})", waveglow))
     return systems
+
+
+def label(checkpoint: str) -> str:
+    """A row label for a checkpoint path: its name, or its run's name for a file inside checkpoints/."""
+    path = Path(checkpoint)
+    return f"{path.parent.parent.name}/{path.name}" if path.parent.name == "checkpoints" else path.name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transcripts", type=Path, default=DATA / "all_transcripts.csv")
     parser.add_argument("--wavs-dir", type=Path, default=DATA / "wavs",
                         help="recordings <id>.flac / .wav for the LJSpeech rows (skipped where absent)")
-    parser.add_argument("--checkpoint", help="a trained WaveGlow: adds Festival -> WaveGlow rows")
+    parser.add_argument("--checkpoint", nargs="+",
+                        help="trained WaveGlows (any format load_waveglow reads, training runs included): each adds "
+                             "Festival -> WaveGlow and recording -> WaveGlow rows")
     parser.add_argument("--sigma", type=float, default=0.666)
     parser.add_argument("--denoise", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -124,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     festival = FestivalFrontend()
     systems = build_systems(args)
     copy_vocoders = [("Griffin-Lim", GriffinLimVocoder(n_iter=args.griffin_lim_iters))]
-    if args.checkpoint:
-        copy_vocoders.append(("WaveGlow", WaveGlowVocoder(args.checkpoint, sigma=args.sigma, denoise=args.denoise)))
+    for checkpoint in args.checkpoint or []:
+        copy_vocoders.append((f"WaveGlow ({label(checkpoint)})",
+                              WaveGlowVocoder(checkpoint, sigma=args.sigma, denoise=args.denoise)))
     scores: dict[str, Score] = {}
     if args.save_dir:
         args.save_dir.mkdir(parents=True, exist_ok=True)
@@ -158,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         audio, rate = load_wav(recording)
         score("LJSpeech recording", utt_id, audio, rate, 0.0)
         for name, vocoder in copy_vocoders:
+            if hasattr(vocoder, "reseed"):  # the same latent for every checkpoint: rows differ by the model alone
+                vocoder.reseed(args.seed)
             start = time.perf_counter()
             vocoded = vocoder.mel_to_audio(vocoder_mel(vocoder, audio, rate))
             score(f"LJSpeech recording -> mel -> {name}", utt_id, vocoded, vocoder.sampling_rate,
