@@ -253,15 +253,6 @@ def digits_unit(n=None):
     return (torch.from_numpy(image_data.to_unit(ds.train_images[:n], 17)), torch.from_numpy(ds.train_labels[:n]))
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny-batch training is faster on one thread than on two contended ones (thread sync dominates)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_short_training_lowers_the_loss(one_thread):
     torch.manual_seed(0)
     x, y = digits_unit(400)

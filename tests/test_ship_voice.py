@@ -37,14 +37,6 @@ def ship_voice_main():
     return module.main
 
 
-@pytest.fixture
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_ship_voice_packages_a_run_as_the_default_voice(tmp_path, one_thread):
     config, run = tmp_path / "tiny.json", tmp_path / "run"
     config.write_text(json.dumps(TINY_RUN))

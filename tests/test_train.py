@@ -55,12 +55,7 @@ def tiny_config(**train) -> TrainingConfig:
     return TrainingConfig.from_dict(data)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
