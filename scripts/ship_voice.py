@@ -105,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(previous)
         if out.exists():
             out.rename(previous)
-        staging.rename(out)
+        try:
+            staging.rename(out)
+        except OSError:
+            if previous.exists():
+                previous.rename(out)  # put the old voice back before giving up
+            raise
     finally:
         for leftover in (staging, previous):
             if leftover.exists():
