@@ -31,6 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.ljspeech import read_transcripts  # noqa: E402
 from tts.festival import FestivalFrontend  # noqa: E402
 from tts.griffin_lim import GriffinLimVocoder  # noqa: E402
 from tts.pipeline import Synthesizer, WaveGlowVocoder  # noqa: E402
@@ -71,11 +72,7 @@ class Score:
 
 def load_transcripts(path: Path, ids: list[str]) -> dict[str, str]:
     """id -> normalised transcript (LJSpeech metadata layout `id|raw|normalised`), in the order of `ids`."""
-    rows = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        fields = line.split("|")
-        if len(fields) == 3 and fields[0] in ids:
-            rows[fields[0]] = fields[2]
+    rows = dict(read_transcripts(path))
     missing = [i for i in ids if i not in rows]
     if missing:
         sys.exit(f"{path}: no transcript for {', '.join(missing)}")

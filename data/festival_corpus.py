@@ -12,30 +12,14 @@ real training data already).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from data.errors import DataError
+from data.ljspeech import read_transcripts
 from data.splits import is_held_out
 
 PREFIX = "festival-"
-
-
-def read_transcripts(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """(id, normalised text) from an LJSpeech metadata / all_transcripts file (`id|raw|normalised`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"file not found: {path}")
-    pairs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("|")
-        if len(fields) not in (2, 3) or not fields[0].strip():
-            raise DataError(f"{path}:{number}: expected 'id|raw text|normalized text', got {line[:80]!r}")
-        pairs.append((fields[0].strip(), fields[-1].strip()))
-    return pairs
 
 
 def choose(transcripts: list[tuple[str, str]], count: int, first_id: str, skip: set[str]) -> list[tuple[str, str]]:

@@ -63,6 +63,19 @@ def _check_audio_exists(utterances: Iterable[Utterance], listed_in: Path) -> Non
         raise DataError(f"{len(missing)} audio file(s) listed in {listed_in} not found: {names}{more}")
 
 
+def read_transcripts(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(id, normalised text) for every line of an LJSpeech metadata / all_transcripts file (`id|raw|normalised`,
+    or `id|text`), whether or not its audio exists. Raises DataError naming a malformed line."""
+    path = Path(path)
+    pairs = []
+    for number, line in _read_lines(path):
+        fields = line.split("|")
+        if len(fields) not in (2, 3) or not fields[0].strip():
+            raise DataError(f"{path}:{number}: expected 'id|raw text|normalized text', got {line[:80]!r}")
+        pairs.append((fields[0].strip(), fields[-1].strip()))
+    return pairs
+
+
 def read_ljspeech(root: str | os.PathLike, check_audio: bool = True) -> list[Utterance]:
     """Utterances of an LJSpeech-layout directory, in metadata.csv order.
 

@@ -271,9 +271,6 @@ def load_waveglow(path: str | Path, map_location="cpu") -> tuple["WaveGlow", Che
     """(model in eval mode on `map_location`, info) for any supported format, our training checkpoints included
     (a run directory, its checkpoints/ folder or one ckpt file: the weights of that or the latest checkpoint).
     Raises CheckpointError."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such file or directory")
     from waveglow.training.loading import load_training_model  # lazily: the training package imports this module
 
     trained = load_training_model(path)
