@@ -118,8 +118,16 @@ def test_evaluate_command_scores_held_out_clips_only(tmp_path, monkeypatch, caps
     assert np.isfinite(results["summary"]["waveglow"]["bits_per_sample"])
     assert results["summary"]["real"]["mcd_db"] == 0.0
     assert results["summary"]["griffin_lim"]["mcd_db"] > 0.0
+    audio_seconds = sum(u["seconds"] for u in results["utterances"])
+    for row in ("waveglow", "griffin_lim"):  # real-time factor: synthesis time over audio time, summed over clips
+        times = [u["synthesis_seconds"][row] for u in results["utterances"]]
+        assert all(t > 0 for t in times)
+        assert results["summary"][row]["rtf"] == pytest.approx(sum(times) / audio_seconds)
+    assert results["summary"]["real"]["rtf"] is None
+    assert results["settings"]["torch_threads"] >= 1
     table = capsys.readouterr().out
     assert "| WaveGlow |" in table and "| Griffin-Lim |" in table and "| real recordings |" in table
+    assert "| RTF |" in table and "threads" in table
 
 
 def test_evaluate_command_without_held_out_clips_exits_2(tmp_path, capsys):

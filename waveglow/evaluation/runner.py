@@ -6,9 +6,11 @@ PocketSphinx WER against the normalised transcript (wer.py). The recordings' row
 itself: the ceiling of each metric, and for WER the recogniser's own error on real speech.
 Synthesised audio is clipped to [-1, 1] (what a 16-bit file holds) and cut to the recording's length.
 bits/sample: exact held-out NLL of the recordings under the WaveGlow (waveglow.training.nll), WaveGlow row only.
+RTF: synthesis seconds per second of audio on this machine (torch threads in settings), WaveGlow and Griffin-Lim.
 
 Summary: PESQ, STOI and MCD are means over the clips where they could be computed (counts given); WER pools all
-words (total errors / total reference words); bits/sample is sample-weighted over all clips.
+words (total errors / total reference words); bits/sample is sample-weighted over all clips; RTF is total synthesis
+time over total audio time.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+import torch
 
 from data.ljspeech import Utterance
 
@@ -76,6 +79,9 @@ def summarise(utterances: list[dict], bits_per_sample: float) -> dict:
         entry["wer"] = errors / words if words else None
         entry.update(word_errors=errors, reference_words=words)
         entry["bits_per_sample"] = bits_per_sample if row == "waveglow" else None
+        times = [u["synthesis_seconds"].get(row) for u in utterances]
+        entry["rtf"] = (sum(times) / sum(u["seconds"] for u in utterances)
+                        if utterances and None not in times else None)
         summary[row] = entry
     return summary
 
@@ -105,15 +111,19 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
         start = time.perf_counter()
         real = item.audio.numpy()
         latent = vocoder.latent(item.mel.shape[1], make_generator(settings.seed))
-        synthesized = {
-            "waveglow": vocoder.synthesize(item.mel.unsqueeze(0), latent, settings.sigma, settings.denoise)[0].numpy(),
-            "griffin_lim": griffin_lim.mel_to_audio(item.mel),
-            "real": real,
-        }
+        synthesis_seconds = {}
+        tic = time.perf_counter()
+        waveglow_audio = vocoder.synthesize(item.mel.unsqueeze(0), latent, settings.sigma, settings.denoise)[0]
+        synthesis_seconds["waveglow"] = time.perf_counter() - tic
+        tic = time.perf_counter()
+        griffin_lim_audio = griffin_lim.mel_to_audio(item.mel)
+        synthesis_seconds["griffin_lim"] = time.perf_counter() - tic
+        synthesized = {"waveglow": waveglow_audio.numpy(), "griffin_lim": griffin_lim_audio, "real": real}
         rows = {row: row_metrics(real, audio, rate, transcripts[item.utt_id], recognizer)
                 for row, audio in synthesized.items()}
         per_utterance.append({"utt_id": item.utt_id, "seconds": len(real) / rate, "text": transcripts[item.utt_id],
-                              "bits_per_sample": nll.per_utterance[item.utt_id], "rows": rows})
+                              "bits_per_sample": nll.per_utterance[item.utt_id],
+                              "synthesis_seconds": synthesis_seconds, "rows": rows})
         log(f"  {item.utt_id} ({len(real) / rate:.1f} s) in {time.perf_counter() - start:.1f} s: " + "; ".join(
             f"{ROW_TITLES[r]} " + format_metrics(rows[r]) for r in ROWS))
     return {
@@ -121,6 +131,7 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
         "split": "held-out (LJ050-*, LJ002-0181..0200)", "n_utterances": len(per_utterance),
         "seconds": held_out.seconds,
         "settings": {**asdict(settings), "nll_sigma": nll_sigma, "mel": mel_settings(mel),
+                     "torch_threads": torch.get_num_threads(),
                      "pesq": quality.PESQ_METHOD, "stoi": quality.STOI_METHOD, "mcd": mcd.MCD_ANALYSIS,
                      "wer": "PocketSphinx 16 kHz US English default model vs normalised transcript; pooled words",
                      "synthesised_audio": "clipped to [-1, 1], cut to the recording's length"},
@@ -145,15 +156,18 @@ def _fmt(value: float | None, digits: int, scale: float = 1.0) -> str:
 
 
 def markdown_table(results: dict) -> str:
-    """The summary as a markdown table: one row per system, PESQ, STOI, MCD dB, WER %, bits/sample."""
+    """The summary as a markdown table: one row per system, PESQ, STOI, MCD dB, WER %, bits/sample, RTF."""
+    settings = results["settings"]
+    device = settings["device"] if settings["device"] != "cpu" else f"cpu, {settings['torch_threads']} threads"
     lines = [f"{results['n_utterances']} held-out clips ({results['seconds']:.1f} s), checkpoint "
-             f"{results['checkpoint']}", "",
-             "| system | PESQ (WB) | STOI | MCD dB | WER % | bits/sample |",
-             "|---|---:|---:|---:|---:|---:|"]
+             f"{results['checkpoint']}; RTF = synthesis time / audio time ({device}, WaveGlow "
+             f"{settings['precision']})", "",
+             "| system | PESQ (WB) | STOI | MCD dB | WER % | bits/sample | RTF |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for row in ROWS:
         s = results["summary"][row]
         lines.append(f"| {ROW_TITLES[row]} | {_fmt(s['pesq'], 2)} | {_fmt(s['stoi'], 3)} | {_fmt(s['mcd_db'], 2)} "
-                     f"| {_fmt(s['wer'], 1, 100.0)} | {_fmt(s['bits_per_sample'], 4)} |")
+                     f"| {_fmt(s['wer'], 1, 100.0)} | {_fmt(s['bits_per_sample'], 4)} | {_fmt(s['rtf'], 3)} |")
     notes = [f"{u['utt_id']} {ROW_TITLES[row]}: {note}" for u in results["utterances"] for row in ROWS
              for note in u["rows"][row]["notes"]]
     if notes:
