@@ -203,6 +203,33 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, train_clips):
                        WaveGlow.from_pretrained(interrupted / "final").state_dict())
 
 
+def test_resume_uses_the_fused_adam_kernel_even_from_a_per_tensor_checkpoint(tmp_path, train_clips):
+    """Checkpoints from before the fused kernel recorded fused=None; resuming one must not fall back to the
+    per-tensor loop, and the next step must match what that loop would have done (to float32 rounding)."""
+    run = tmp_path / "run"
+    Trainer(tiny_config(iterations=3), train_clips, run, show_progress=False).fit()
+    path = run / "checkpoints" / "ckpt_3.pt"
+    payload = load_training_checkpoint(path)
+    for group in payload["optimizer"]["param_groups"]:
+        group.update(fused=None, foreach=None)
+    torch.save(payload, path)
+
+    trainers = []
+    for fused in (True, False):
+        trainer = Trainer(tiny_config(iterations=4), train_clips, run, show_progress=False)
+        trainer.resume(path)
+        if not fused:  # the per-tensor loop, for reference
+            for group in trainer.optimizer.param_groups:
+                group.update(fused=None, foreach=False)
+        trainers.append(trainer)
+    assert all(group["fused"] for group in trainers[0].optimizer.param_groups)
+    batch = next(iter(trainers[0]._loader(0, 0)))
+    for trainer in trainers:
+        trainer.train_step(*batch)
+    for (name, a), b in zip(trainers[0].model.state_dict().items(), trainers[1].model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
 def test_stop_request_checkpoints_after_the_current_step(tmp_path, train_clips):
     """What SIGINT / SIGTERM do through `waveglow train`: finish the step, checkpoint, return without exporting."""
     trainer = Trainer(tiny_config(iterations=50, checkpoint_every=40), train_clips, tmp_path / "run",

@@ -80,6 +80,13 @@ def sigma_constant_nats(sigma: float) -> float:
     return 0.5 * math.log(2 * math.pi * sigma**2)
 
 
+def adam_kernel(device: torch.device) -> dict:
+    """Adam's implementation flags: the fused kernel on CPU and CUDA (4x faster than the per-tensor loop on CPU
+    for the small config, the same update to rounding), torch's default elsewhere."""
+    fused = device.type in ("cpu", "cuda")
+    return {"fused": fused or None, "foreach": False if fused else None}
+
+
 class Trainer:
     """One training run in `run_dir` (checkpoints/, tensorboard/, metrics.jsonl, config.json, final/)."""
 
@@ -101,7 +108,8 @@ class Trainer:
         if self.context.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.forward_module = DistributedDataParallel(self.forward_module, device_ids=ids)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay,
+                                          **adam_kernel(self.device))
         self.scheduler = build_scheduler(self.optimizer, train.schedule, train.lr)
         self.position = Position()
         self.history: deque[StepStats] = deque(maxlen=100_000)
@@ -154,6 +162,8 @@ class Trainer:
         payload = load_training_checkpoint(path, map_location="cpu")
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
+        for group in self.optimizer.param_groups:  # the kernel is this machine's choice, not the checkpoint's
+            group.update(adam_kernel(self.device))
         self.scheduler.load_state_dict(payload["scheduler"])
         if payload.get("scaler"):
             self.precision.scaler.load_state_dict(payload["scaler"])
