@@ -6,6 +6,8 @@
         --steps 4                                  # the built-in voice's step: fp32 vs bf16 autocast (CPU)
     .venv/bin/python benchmarks/train_throughput.py --configs official --flows 12 --batch 24 --segment 16000 \
         --steps 1 --memory-efficient-only          # the target size measured on CPU (~10 min a step, 3.85 GB)
+    .venv/bin/python benchmarks/train_throughput.py --configs small --threads 2 --adam-only
+                                                   # Adam's step: per-tensor loop vs foreach vs fused kernel
 
 Each row runs in a fresh subprocess (so peak memory is that row's alone):
   1. build the model under weight norm + Adam, take one tiny step (1 x 2048 samples) so gradients and Adam
@@ -53,6 +55,7 @@ def measure(row: dict) -> dict:
     from waveglow.model import WaveGlow
     from waveglow.training import TrainingConfig, WaveGlowForTraining
     from waveglow.training.precision import Precision
+    from waveglow.training.trainer import adam_kernel
 
     torch.set_num_threads(row["threads"])
     device = torch.device(row["device"])
@@ -61,7 +64,7 @@ def measure(row: dict) -> dict:
     torch.manual_seed(0)
     model = WaveGlow(model_config).apply_weight_norm().to(device)
     forward = WaveGlowForTraining(model, row["memory_efficient"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, **adam_kernel(device))  # as the trainer builds it
     precision = Precision(row.get("precision", "fp32"), device)  # autocast exactly as the trainer applies it
     hop = model_config.hop_length
 
@@ -119,6 +122,49 @@ def measure(row: dict) -> dict:
             "peak_bytes": peak, "activation_bytes": activation, "saved_bytes": saved,
             "estimate_target_bytes": 16 * params + activation * TARGET_SAMPLES / samples,
             "estimate_target_2micro_bytes": 16 * params + activation * TARGET_SAMPLES / 2 / samples}
+
+
+def adam_kernels(config: str, threads: int, device: str, repeats: int = 5, steps: int = 10) -> dict:
+    """Milliseconds per Adam step on `config`'s parameters (weight-norm form, random gradients) for torch's
+    per-tensor loop, its foreach variant and the fused kernel the trainer uses; interleaved, median of `repeats`."""
+    import statistics
+
+    import torch
+
+    from waveglow.model import WaveGlow
+    from waveglow.training import TrainingConfig
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = WaveGlow(TrainingConfig.from_json(CONFIGS[config]).model).apply_weight_norm().to(device)
+    params = list(model.parameters())
+    for p in params:
+        p.grad = torch.randn_like(p)
+    kernels = {"per-tensor": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+    optimizers = {name: torch.optim.Adam(params, lr=1e-6, **flags) for name, flags in kernels.items()}
+    for optimizer in optimizers.values():
+        optimizer.step()  # allocate the moments
+    times: dict[str, list[float]] = {name: [] for name in kernels}
+    for _ in range(repeats):
+        for name, optimizer in optimizers.items():
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(steps):
+                optimizer.step()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times[name].append((time.perf_counter() - start) / steps * 1000)
+    return {"parameters": sum(p.numel() for p in params),
+            "ms": {name: statistics.median(values) for name, values in times.items()}}
+
+
+def print_adam_table(config: str, result: dict) -> None:
+    ms = result["ms"]
+    print(f"\nAdam step, {config} config ({result['parameters'] / 1e6:.1f} M parameters):")
+    print("| kernel | ms per step | speed vs per-tensor |\n|---|---:|---:|")
+    for name, value in ms.items():
+        print(f"| {name} | {value:.1f} | {ms['per-tensor'] / value:.2f}x |")
 
 
 def default_rows(args) -> list[dict]:
@@ -181,11 +227,17 @@ def main(argv=None) -> int:
                              "16000, needs ~40 GB without it)")
     parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=("fp32", "bf16", "fp16"),
                         help="training precision per row (bf16/fp16: autocast as train.precision does; fp16 CUDA only)")
+    parser.add_argument("--adam-only", action="store_true",
+                        help="only time Adam's step (per-tensor, foreach, fused) on each config's parameters")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(measure(json.loads(args.worker))))
+        return 0
+    if args.adam_only:
+        for name in args.configs:
+            print_adam_table(name, adam_kernels(name, args.threads, args.device))
         return 0
     results = []
     for row in default_rows(args):
