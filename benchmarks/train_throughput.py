@@ -7,7 +7,8 @@
     .venv/bin/python benchmarks/train_throughput.py --configs official --flows 12 --batch 24 --segment 16000 \
         --steps 1 --memory-efficient-only          # the target size measured on CPU (~10 min a step, 3.85 GB)
     .venv/bin/python benchmarks/train_throughput.py --configs small --threads 2 --adam-only
-                                                   # Adam's step: per-tensor loop vs foreach vs fused kernel
+                                                   # Adam's step: per-tensor loop vs foreach vs fused kernel,
+                                                   # and the weight average's update (train.ema_decay)
 
 Each row runs in a fresh subprocess (so peak memory is that row's alone):
   1. build the model under weight norm + Adam, take one tiny step (1 x 2048 samples) so gradients and Adam
@@ -126,13 +127,15 @@ def measure(row: dict) -> dict:
 
 def adam_kernels(config: str, threads: int, device: str, repeats: int = 5, steps: int = 10) -> dict:
     """Milliseconds per Adam step on `config`'s parameters (weight-norm form, random gradients) for torch's
-    per-tensor loop, its foreach variant and the fused kernel the trainer uses; interleaved, median of `repeats`."""
+    per-tensor loop, its foreach variant and the fused kernel the trainer uses, and per update of the trainer's
+    weight average; interleaved, median of `repeats`."""
     import statistics
 
     import torch
 
     from waveglow.model import WaveGlow
     from waveglow.training import TrainingConfig
+    from waveglow.training.averaging import WeightAverage
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -144,14 +147,18 @@ def adam_kernels(config: str, threads: int, device: str, repeats: int = 5, steps
     optimizers = {name: torch.optim.Adam(params, lr=1e-6, **flags) for name, flags in kernels.items()}
     for optimizer in optimizers.values():
         optimizer.step()  # allocate the moments
-    times: dict[str, list[float]] = {name: [] for name in kernels}
+    average = WeightAverage(model, 0.999)
+    average.update(model)  # the first update copies; later ones are the per-step lerp timed here
+    steppers = {name: optimizer.step for name, optimizer in optimizers.items()}
+    steppers["weight average"] = lambda: average.update(model)
+    times: dict[str, list[float]] = {name: [] for name in steppers}
     for _ in range(repeats):
-        for name, optimizer in optimizers.items():
+        for name, step in steppers.items():
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             start = time.perf_counter()
             for _ in range(steps):
-                optimizer.step()
+                step()
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             times[name].append((time.perf_counter() - start) / steps * 1000)
@@ -164,7 +171,10 @@ def print_adam_table(config: str, result: dict) -> None:
     print(f"\nAdam step, {config} config ({result['parameters'] / 1e6:.1f} M parameters):")
     print("| kernel | ms per step | speed vs per-tensor |\n|---|---:|---:|")
     for name, value in ms.items():
-        print(f"| {name} | {value:.1f} | {ms['per-tensor'] / value:.2f}x |")
+        if name != "weight average":
+            print(f"| {name} | {value:.1f} | {ms['per-tensor'] / value:.2f}x |")
+    print(f"weight average update (train.ema_decay, foreach lerp): {ms['weight average']:.1f} ms per step, "
+          f"{ms['weight average'] / ms['fused']:.2f}x the fused Adam step")
 
 
 def default_rows(args) -> list[dict]:

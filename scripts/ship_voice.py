@@ -3,7 +3,8 @@
     python scripts/ship_voice.py --run RUN_DIR --data ../shared/data/ljspeech-sample
 
 Writes, into a temporary directory renamed into place at the end:
-  config.json + model.safetensors   the run's latest checkpoint, weight norm folded, stored as fp16 (or --dtype)
+  config.json + model.safetensors   the run's latest checkpoint (its weight average when the run keeps one), weight
+                                    norm folded, stored as fp16 (or --dtype)
   training_config.json              the run's training config (model / train / data sections)
   training_summary.json             iterations, wall-clock, samples seen, held-out bits/sample, machine
   evaluation.json                   `waveglow evaluate` on the held-out split, run on the stored (fp16) weights
@@ -38,7 +39,10 @@ def training_summary(run: Path, loaded) -> dict:
         "audio_hours_seen": loaded.iteration * samples_per_step / loaded.model.config.sampling_rate / 3600,
         "train_bits_per_sample_last_10_logs": (sum(r["bits_per_sample"] for r in train[-10:]) / len(train[-10:])
                                                if train else None),
+        "weights": loaded.weights,  # "average": the run's moving average of the weights (train.ema_decay)
         "held_out_bits_per_sample_history": [(r["iteration"], round(r["bits_per_sample"], 4)) for r in evals],
+        "held_out_bits_per_sample_history_average": [(r["iteration"], round(r["ema_bits_per_sample"], 4))
+                                                     for r in evals if "ema_bits_per_sample" in r],
         "data": "LJSpeech sample (390 clips, 42 min) minus the held-out split (LJ050-*, LJ002-0181..0200)",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
                    f"torch {__import__('torch').__version__}",
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = EvaluationSettings(sigma=args.sigma, wer=not args.no_wer, griffin_lim_iters=args.griffin_lim_iters)
         results = evaluate(stored, held_out_utterances(args.data, args.max_utterances), settings)
         results["checkpoint"] = f"{loaded.source} (stored as {args.dtype})"
+        results["weights"] = loaded.weights
         (staging / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
         (staging / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         size_mb = (staging / "model.safetensors").stat().st_size / 1e6

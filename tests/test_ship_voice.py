@@ -25,7 +25,7 @@ TINY_RUN = {
     "model": {"n_flows": 2, "n_group": 8, "n_early_every": 4, "n_early_size": 2,
               "WN_config": {"n_layers": 2, "n_channels": 8, "kernel_size": 3}, "upsample_kernel_size": 256},
     "train": {"iterations": 2, "lr": 1e-3, "batch_size": 2, "segment_length": 2048, "seed": 3,
-              "checkpoint_every": 2, "eval_every": 1000, "log_every": 1},
+              "checkpoint_every": 2, "eval_every": 1000, "log_every": 1, "ema_decay": 0.5},
     "data": {"eval_max_seconds": 5, "eval_audio_samples": 0},
 }
 
@@ -42,7 +42,9 @@ def test_ship_voice_packages_a_run_as_the_default_voice(tmp_path, one_thread):
     config.write_text(json.dumps(TINY_RUN))
     assert cli(["train", "--config", str(config), "--data", str(LJ), "--out", str(run), "--threads", "1",
                 "--no-progress"]) == 0
-    trained = load_for_scoring(run).model.state_dict()
+    trained = load_for_scoring(run).model.state_dict()  # the run's weight average, which is what ships
+    raw = load_for_scoring(run, raw=True).model.state_dict()
+    assert not all(torch.equal(t, raw[k]) for k, t in trained.items())
     # vocode / tts read a run directly too: the run directory, its checkpoints/ folder or one ckpt file
     for source in (run, run / "checkpoints", run / "checkpoints" / "ckpt_2.pt"):
         model, info = load_waveglow(source)
@@ -72,6 +74,7 @@ def test_ship_voice_packages_a_run_as_the_default_voice(tmp_path, one_thread):
     assert all(math.isfinite(results["summary"][row]["stoi"]) for row in ("waveglow", "griffin_lim", "real"))
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["iterations"] == 2 and summary["audio_samples_seen"] == 2 * 2 * 2048
+    assert summary["weights"] == results["weights"] == "average"
     readme = (out / "README.md").read_text()
     assert "| WaveGlow |" in readme and "| Griffin-Lim |" in readme and "2 iterations" in readme
     assert json.loads((out / "training_config.json").read_text())["model"]["n_flows"] == 2

@@ -181,7 +181,7 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, train_clips):
     """6 iterations of batch 1 over 2 clips = 3 epochs; the checkpoint at 3 is in the middle of epoch 1."""
     from waveglow.commands.train import main as train_main
 
-    config = tiny_config(batch_size=1, memory_efficient=True)
+    config = tiny_config(batch_size=1, memory_efficient=True, ema_decay=0.9)
     whole = Trainer(config, train_clips, tmp_path / "whole", show_progress=False)
     whole.fit()
     interrupted = tmp_path / "interrupted"
@@ -199,8 +199,73 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, train_clips):
     for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert state_equal(pa, pb)
     assert (a["epoch"], a["batches_in_epoch"]) == (b["epoch"], b["batches_in_epoch"])
+    assert a["ema"]["updates"] == b["ema"]["updates"] == 6 and state_equal(a["ema"]["model"], b["ema"]["model"])
     assert state_equal(WaveGlow.from_pretrained(tmp_path / "whole" / "final").state_dict(),
                        WaveGlow.from_pretrained(interrupted / "final").state_dict())
+
+
+def _batch(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor]:
+    return next(iter(trainer._loader(0, 0)))
+
+
+def test_weight_average_is_an_ema_of_the_steps_and_never_changes_training(tmp_path, train_clips):
+    averaged = Trainer(tiny_config(ema_decay=0.75), train_clips, tmp_path / "a", show_progress=False)
+    plain = Trainer(tiny_config(), train_clips, tmp_path / "b", show_progress=False)
+    batch = _batch(averaged)
+    steps = []
+    for _ in range(3):
+        for trainer in (averaged, plain):
+            trainer.train_step(*batch)
+        steps.append({k: v.clone() for k, v in averaged.model.state_dict().items()})
+    assert state_equal(averaged.model.state_dict(), plain.model.state_dict())  # no feedback into training
+    assert averaged.average.updates == 3
+    for name, value in averaged.average.model.state_dict().items():
+        expected = steps[0][name]  # the first update copies, then avg <- 0.75 avg + 0.25 weights
+        for step in steps[1:]:
+            expected = 0.75 * expected + 0.25 * step[name]
+        torch.testing.assert_close(value, expected, rtol=1e-6, atol=1e-7, msg=name)
+    assert not torch.equal(averaged.average.model.upsample.weight, averaged.model.upsample.weight)
+
+
+def test_runs_export_and_load_the_weight_average_unless_raw_weights_are_asked_for(tmp_path, train_clips):
+    from waveglow.checkpoint import load_waveglow
+    from waveglow.training.loading import load_training_model
+
+    run = tmp_path / "run"
+    trainer = Trainer(tiny_config(iterations=4, ema_decay=0.5), train_clips, run, show_progress=False)
+    trainer.fit()
+    mel, z = torch.randn(1, 80, 5), torch.randn(1, 8, 5 * 256 // 8)
+    with torch.no_grad():
+        expected = {"average": trainer.average.model.eval().infer(mel, z=z),
+                    "raw": trainer.model.eval().infer(mel, z=z)}
+    assert not torch.allclose(expected["average"], expected["raw"], atol=1e-4)
+    exported = WaveGlow.from_pretrained(run / "final")
+    torch.testing.assert_close(exported.infer(mel, z=z), expected["average"], atol=1e-5, rtol=1e-5)
+    for raw, kind in ((False, "average"), (True, "raw")):
+        loaded = load_training_model(run, raw=raw)
+        assert loaded.weights == kind and loaded.iteration == 4
+        torch.testing.assert_close(loaded.model.infer(mel, z=z), expected[kind], atol=1e-5, rtol=1e-5)
+    model, info = load_waveglow(run / "checkpoints" / "ckpt_4.pt")  # what vocode / tts --checkpoint RUN use
+    assert info.extra["weights"] == "average"
+    torch.testing.assert_close(model.infer(mel, z=z), expected["average"], atol=1e-5, rtol=1e-5)
+
+
+def test_turning_the_average_on_when_resuming_starts_it_from_the_resumed_weights(tmp_path, train_clips):
+    from waveglow.commands.train import main as train_main
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(iterations=3, checkpoint_every=1), train_clips, run, show_progress=False).fit()
+    assert "ema" not in load_training_checkpoint(run / "checkpoints" / "ckpt_3.pt")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert train_main(["--data", str(train_clips), "--out", str(run), "--resume", "--no-progress",
+                           "--iterations", "5", "--ema-decay", "0.5"]) == 0
+    assert "averaging starts from iteration 3" in out.getvalue()
+    at4, at5 = (load_training_checkpoint(run / "checkpoints" / f"ckpt_{i}.pt") for i in (4, 5))
+    assert at5["config"]["train"]["ema_decay"] == 0.5 and (at4["ema"]["updates"], at5["ema"]["updates"]) == (1, 2)
+    assert state_equal(at4["ema"]["model"], at4["model"])  # the first update after resuming copies the weights
+    for name, value in at5["ema"]["model"].items():
+        torch.testing.assert_close(value, 0.5 * at4["model"][name] + 0.5 * at5["model"][name], msg=name)
 
 
 def test_resume_uses_the_fused_adam_kernel_even_from_a_per_tensor_checkpoint(tmp_path, train_clips):

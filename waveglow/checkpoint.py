@@ -276,7 +276,7 @@ def load_waveglow(path: str | Path, map_location="cpu") -> tuple["WaveGlow", Che
     trained = load_training_model(path)
     if trained is not None:
         info = CheckpointInfo(path=trained.source, source_format="training", config=trained.model.config,
-                              extra={"iteration": trained.iteration})
+                              extra={"iteration": trained.iteration, "weights": trained.weights})
         return trained.model.to(map_location), info
     return load_exported(path, map_location)
 

@@ -30,6 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--float64", action="store_true", help="run the model in float64")
     parser.add_argument("--resample", action="store_true", help="resample clips whose rate differs")
     parser.add_argument("--json", action="store_true", help="print JSON (with per-utterance bits)")
+    parser.add_argument("--raw-weights", action="store_true",
+                        help="training checkpoints: score the optimizer's weights, not their moving average")
 
 
 def run(args) -> int:
@@ -41,7 +43,7 @@ def run(args) -> int:
     from waveglow.training.loading import load_for_scoring
     from waveglow.training.nll import HeldOutSet
 
-    loaded = load_for_scoring(args.checkpoint)
+    loaded = load_for_scoring(args.checkpoint, raw=args.raw_weights)
     model = loaded.model
     sigma = args.sigma if args.sigma is not None else (loaded.train_sigma or 1.0)
     if sigma <= 0:
@@ -58,10 +60,11 @@ def run(args) -> int:
     result = held_out.evaluate(model, sigma, dequantize=args.dequantize)
     if args.json:
         print(json.dumps({"checkpoint": loaded.source, "kind": loaded.kind, "iteration": loaded.iteration,
-                          "seconds": held_out.seconds, "dequantized": args.dequantize, **result.to_dict()},
+                          "weights": loaded.weights, "seconds": held_out.seconds, "dequantized": args.dequantize,
+                          **result.to_dict()},
                          indent=2))
         return 0
-    where = f" (iteration {loaded.iteration})" if loaded.iteration is not None else ""
+    where = f" (iteration {loaded.iteration}, {loaded.weights} weights)" if loaded.iteration is not None else ""
     print(f"checkpoint:   {loaded.source}{where}")
     print(f"audio:        {result.n_utterances} whole clips, {held_out.seconds:.1f} s, {result.n_samples} samples, "
           f"sigma {sigma}")

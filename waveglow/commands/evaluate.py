@@ -27,6 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N (WaveGlow synthesis)")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
                         help="precision of the WN networks in the WaveGlow synthesis (default fp32)")
+    parser.add_argument("--raw-weights", action="store_true",
+                        help="training checkpoints: score the optimizer's weights, not their moving average")
 
 
 def held_out_utterances(data: str, max_utterances: int | None):
@@ -61,7 +63,7 @@ def run(args) -> int:
     settings = EvaluationSettings(sigma=args.sigma, denoise=args.denoise, seed=args.seed,
                                   griffin_lim_iters=args.griffin_lim_iters, wer=not args.no_wer, device=args.device,
                                   precision=args.precision)
-    results = evaluate(load_for_scoring(args.checkpoint), utterances, settings)
+    results = evaluate(load_for_scoring(args.checkpoint, raw=args.raw_weights), utterances, settings)
     results["data"] = str(args.data)
     atomic_write_text(args.out, json.dumps(results, indent=2) + "\n")
     print(markdown_table(results))

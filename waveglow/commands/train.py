@@ -31,6 +31,9 @@ def add_arguments(parser) -> None:
                         help="per-flow activation checkpointing (override train.memory_efficient)")
     parser.add_argument("--iterations", type=int, help="override train.iterations (total, not additional)")
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
+    parser.add_argument("--ema-decay", type=float, metavar="D",
+                        help="override train.ema_decay: keep a moving average of the weights (e.g. 0.999), which "
+                             "final/ and inference then use; 0 turns it off")
     parser.add_argument("--micro-batches", type=int,
                         help="override train.micro_batches (gradient accumulation: 1/k of the activation memory)")
     parser.add_argument("--resample", action="store_true", help="resample clips whose rate differs")
@@ -50,6 +53,8 @@ def _overrides(args) -> dict:
         changes["batch_size"] = args.batch_size
     if args.micro_batches is not None:
         changes["micro_batches"] = args.micro_batches
+    if args.ema_decay is not None:
+        changes["ema_decay"] = args.ema_decay or None
     return changes
 
 

@@ -128,6 +128,7 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
             f"{ROW_TITLES[r]} " + format_metrics(rows[r]) for r in ROWS))
     return {
         "checkpoint": loaded.source, "checkpoint_kind": loaded.kind, "iteration": loaded.iteration,
+        "weights": loaded.weights,
         "split": "held-out (LJ050-*, LJ002-0181..0200)", "n_utterances": len(per_utterance),
         "seconds": held_out.seconds,
         "settings": {**asdict(settings), "nll_sigma": nll_sigma, "mel": mel_settings(mel),
@@ -159,8 +160,9 @@ def markdown_table(results: dict) -> str:
     """The summary as a markdown table: one row per system, PESQ, STOI, MCD dB, WER %, bits/sample, RTF."""
     settings = results["settings"]
     device = settings["device"] if settings["device"] != "cpu" else f"cpu, {settings['torch_threads']} threads"
+    weights = f" ({results['weights']} weights)" if results.get("weights") else ""
     lines = [f"{results['n_utterances']} held-out clips ({results['seconds']:.1f} s), checkpoint "
-             f"{results['checkpoint']}; RTF = synthesis time / audio time ({device}, WaveGlow "
+             f"{results['checkpoint']}{weights}; RTF = synthesis time / audio time ({device}, WaveGlow "
              f"{settings['precision']})", "",
              "| system | PESQ (WB) | STOI | MCD dB | WER % | bits/sample | RTF |",
              "|---|---:|---:|---:|---:|---:|---:|"]

@@ -89,6 +89,7 @@ class TrainConfig:
     seed: int = 1234
     grad_clip: float | None = None  # max global grad norm; None: no clipping (NVIDIA), the norm is still logged
     weight_decay: float = 0.0
+    ema_decay: float | None = None  # keep an exponential moving average of the weights (0.999: ~1000 steps); None: off
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     precision: str = "fp32"
     memory_efficient: bool = False  # per-flow activation checkpointing
@@ -108,6 +109,9 @@ class TrainConfig:
         _check_number("sigma", self.sigma, 0, exclusive=True)
         _check_number("weight_decay", self.weight_decay, 0)
         _check_number("grad_clip", self.grad_clip, 0, exclusive=True, allow_none=True)
+        _check_number("ema_decay", self.ema_decay, 0, exclusive=True, allow_none=True)
+        if self.ema_decay is not None and self.ema_decay >= 1:
+            raise ConfigError(f"'ema_decay' must be < 1, got {self.ema_decay!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"'precision' must be one of {PRECISIONS}, got {self.precision!r}")
         if self.batch_size % self.micro_batches:

@@ -22,6 +22,7 @@ class LoadedModel:
     train_sigma: float | None  # the prior sigma the model was trained with, when the file says
     data_config: DataConfig | None = None  # the mel settings it was trained with, when known
     iteration: int | None = None
+    weights: str | None = None  # training checkpoints: "average" (the moving average) or "raw"
 
     def mel_spectrogram(self):
         """The training mel if known, else NVIDIA's TacotronSTFT defaults at the model's rate and hop."""
@@ -33,19 +34,23 @@ class LoadedModel:
         return MelSpectrogram(sampling_rate=c.sampling_rate, hop_length=c.hop_length, n_mels=c.n_mel_channels)
 
 
-def _from_training_checkpoint(path: Path) -> LoadedModel:
+def _from_training_checkpoint(path: Path, raw: bool = False) -> LoadedModel:
     payload = load_training_checkpoint(path)
     config = TrainingConfig.from_dict(payload["config"], source=f"{path}: config")
     model = WaveGlow(config.model)
     if payload.get("weight_norm", True):
         model.apply_weight_norm()
-    model.load_state_dict(payload["model"])
+    average = payload.get("ema")
+    use_average = not raw and bool(average) and int(average["updates"]) > 0
+    model.load_state_dict(average["model"] if use_average else payload["model"])
     model.remove_weight_norm().eval()
-    return LoadedModel(model, str(path), "training", config.train.sigma, config.data, int(payload["iteration"]))
+    return LoadedModel(model, str(path), "training", config.train.sigma, config.data, int(payload["iteration"]),
+                       weights="average" if use_average else "raw")
 
 
-def load_training_model(path: str | Path) -> LoadedModel | None:
-    """A run directory, its checkpoints/ directory or one of its ckpt files -> its (latest) weights; None when `path`
+def load_training_model(path: str | Path, raw: bool = False) -> LoadedModel | None:
+    """A run directory, its checkpoints/ directory or one of its ckpt files -> its (latest) weights: their moving
+    average when the run keeps one (train.ema_decay), else (or with `raw`) the optimizer's weights. None when `path`
     is something else (an exported model's directory, a file in another format). A run directory whose
     checkpoints/ folder holds no checkpoint raises CheckpointError."""
     from waveglow.checkpoint import WEIGHTS_FILE
@@ -55,22 +60,23 @@ def load_training_model(path: str | Path) -> LoadedModel | None:
         if (path / WEIGHTS_FILE).is_file():
             return None
         if (path / "checkpoints").is_dir() or CheckpointStore(path).latest_path() is not None:
-            return _from_training_checkpoint(resolve_training_checkpoint(path))
+            return _from_training_checkpoint(resolve_training_checkpoint(path), raw)
         return None  # e.g. an export missing its weights: load_exported names what is missing
     if path.is_file() and path.suffix in (".pt", ".pth"):
         try:
-            return _from_training_checkpoint(path)
+            return _from_training_checkpoint(path, raw)
         except CheckpointError:
             return None  # not ours (NVIDIA / DLE pickles refuse weights_only loading): the other readers try it
     return None
 
 
-def load_for_scoring(path: str | Path) -> LoadedModel:
+def load_for_scoring(path: str | Path, raw: bool = False) -> LoadedModel:
     """Directories: our format (config.json + model.safetensors) or a run / checkpoints directory (its latest
-    checkpoint). Files: a training checkpoint, else anything waveglow.checkpoint.load_waveglow reads."""
+    checkpoint). Files: a training checkpoint, else anything waveglow.checkpoint.load_waveglow reads. `raw`: see
+    load_training_model."""
     from waveglow.checkpoint import load_exported
 
-    trained = load_training_model(path)
+    trained = load_training_model(path, raw)
     if trained is not None:
         return trained
     path = Path(path)

@@ -1,7 +1,8 @@
 """The WaveGlow training loop: Adam on NVIDIA's loss under weight norm, checkpoints, held-out evaluation.
 
 Exact resumption. Everything a step depends on is either saved or a pure function of saved numbers:
-  * parameters (weight-norm form), Adam moments, lr scheduler, GradScaler and every RNG state are in the checkpoint;
+  * parameters (weight-norm form), their moving average (train.ema_decay), Adam moments, lr scheduler, GradScaler
+    and every RNG state are in the checkpoint;
   * the sampler's permutation is seeded by (seed, epoch) and each item's segment by (seed, epoch, index), so the
     checkpoint's (epoch, batches done in that epoch) fixes the rest of the data order; the DataLoader gets its own
     generator so it never draws from the global RNG.
@@ -31,6 +32,7 @@ from waveglow.model import WaveGlow
 
 from waveglow.atomic import atomic_write
 
+from .averaging import WeightAverage
 from .checkpoints import CheckpointStore, load_training_checkpoint
 from .config import TrainingConfig
 from .data import RunData
@@ -112,6 +114,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay,
                                           **adam_kernel(self.device))
         self.scheduler = build_scheduler(self.optimizer, train.schedule, train.lr)
+        self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay else None
         self.position = Position()
         self.history: deque[StepStats] = deque(maxlen=100_000)
         self.checkpoints = CheckpointStore(self.run_dir / "checkpoints", keep=train.keep_checkpoints)
@@ -144,6 +147,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.precision.scaler.state_dict(), "rng": rng_states,
             "config": self.config.to_dict(),
+            **({"ema": self.average.state_dict()} if self.average is not None else {}),
         }
 
     def save_checkpoint(self) -> Path | None:
@@ -166,6 +170,11 @@ class Trainer:
         for group in self.optimizer.param_groups:  # the kernel is this machine's choice, not the checkpoint's
             group.update(adam_kernel(self.device))
         self.scheduler.load_state_dict(payload["scheduler"])
+        if self.average is not None:
+            if payload.get("ema"):
+                self.average.load_state_dict(payload["ema"])
+            elif self.context.is_main:
+                print(f"{path}: no weight average saved; averaging starts from iteration {payload['iteration']}")
         if payload.get("scaler"):
             self.precision.scaler.load_state_dict(payload["scaler"])
         old_world = int(payload.get("world_size", 1))
@@ -185,10 +194,17 @@ class Trainer:
         self._resumed = True
         return path
 
+    @property
+    def inference_model(self) -> WaveGlow:
+        """The weights a run exports and samples from: the moving average when kept (and started), else the raw ones."""
+        if self.average is not None and self.average.updates:
+            return self.average.model
+        return self.model
+
     def export_final(self) -> Path:
-        """Weight norm folded into plain weights, saved in our inference format to RUN_DIR/final/."""
+        """`inference_model`, weight norm folded into plain weights, saved in our inference format to RUN_DIR/final/."""
         plain = WaveGlow(self.config.model).apply_weight_norm()
-        plain.load_state_dict({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+        plain.load_state_dict({k: v.detach().cpu() for k, v in self.inference_model.state_dict().items()})
         return plain.remove_weight_norm().save_pretrained(self.run_dir / "final")
 
     # ---- logging --------------------------------------------------------------------------------------------------
@@ -242,7 +258,8 @@ class Trainer:
         w.add_scalar("train/samples_per_second", record["samples_per_s"], last.iteration)
 
     def evaluate(self) -> dict[str, Any] | None:
-        """Rank 0: held-out bits per sample (exact, whole clips) and vocoded samples into TensorBoard."""
+        """Rank 0: held-out bits per sample (exact, whole clips) of the raw weights and of their moving average
+        (when kept), and clips vocoded by `inference_model` into TensorBoard."""
         if self.held_out is None or not len(self.held_out):
             return None
         data = self.config.data
@@ -251,23 +268,28 @@ class Trainer:
         it = self.position.iteration
         record = {"kind": "eval", "iteration": it, "elapsed_s": round(self.position.elapsed_seconds, 2),
                   "bits_per_sample": result.bits_per_sample, "bits_per_16bit_sample": result.bits_per_16bit_sample,
-                  "held_out_seconds": round(self.held_out.seconds, 2), "n_utterances": result.n_utterances,
-                  "eval_seconds": round(time.monotonic() - start, 2)}
-        self._append_metrics(record)
+                  "held_out_seconds": round(self.held_out.seconds, 2), "n_utterances": result.n_utterances}
         w = self.writer
         w.add_scalar("eval/bits_per_sample", result.bits_per_sample, it)
         w.add_scalar("eval/bits_per_16bit_sample", result.bits_per_16bit_sample, it)
-        self.model.eval()
+        model = self.inference_model
+        if model is not self.model:
+            averaged = self.held_out.evaluate(model, self.config.train.sigma)
+            record["ema_bits_per_sample"] = averaged.bits_per_sample
+            w.add_scalar("eval/ema_bits_per_sample", averaged.bits_per_sample, it)
+        record["eval_seconds"] = round(time.monotonic() - start, 2)
+        self._append_metrics(record)
+        model.eval()
         for item in self.held_out.items[: data.eval_audio_samples]:
             # A fixed generator: differences between evals come from the model, not from the noise.
-            audio = self.model.infer(item.mel.to(self.device), sigma=data.eval_audio_sigma,
+            audio = model.infer(item.mel.to(self.device), sigma=data.eval_audio_sigma,
                                      generator=torch.Generator().manual_seed(0))
             w.add_audio(f"eval/{item.utt_id}", audio[0].clamp(-1, 1).float().cpu(), it,
                         sample_rate=self.config.model.sampling_rate)
             if not self._reference_logged:
                 w.add_audio(f"reference/{item.utt_id}", item.audio, 0, sample_rate=self.config.model.sampling_rate)
         self._reference_logged = True
-        self.model.train()
+        model.train()
         w.flush()
         return record
 
@@ -318,6 +340,8 @@ class Trainer:
         scaler.step(self.optimizer)  # with fp16, skips the update when the unscaled gradients overflowed
         scaler.update()
         self.scheduler.step()
+        if self.average is not None and not overflow:
+            self.average.update(self.model)
         self.position.iteration = iteration
         return StepStats(iteration, loss_value, norm_value, lr, skipped=overflow, stop=stop)
 
@@ -394,8 +418,10 @@ class Trainer:
                     if it % train.eval_every == 0:
                         record = self.evaluate() if self.context.is_main else None
                         if record:
+                            averaged = (f", weight average {record['ema_bits_per_sample']:.4f}"
+                                        if "ema_bits_per_sample" in record else "")
                             bar.write(f"iteration {it}: held-out {record['bits_per_sample']:.4f} bits/sample "
-                                      f"({record['bits_per_16bit_sample']:.4f} per 16-bit sample)")
+                                      f"({record['bits_per_16bit_sample']:.4f} per 16-bit sample){averaged}")
                         self.context.barrier()
                         tick()
                     if it % train.checkpoint_every == 0 or it == total or stop:
