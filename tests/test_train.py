@@ -219,12 +219,33 @@ def test_weight_average_is_an_ema_of_the_steps_and_never_changes_training(tmp_pa
         steps.append({k: v.clone() for k, v in averaged.model.state_dict().items()})
     assert state_equal(averaged.model.state_dict(), plain.model.state_dict())  # no feedback into training
     assert averaged.average.updates == 3
+    decays = [min(0.75, (1 + n) / (10 + n)) for n in (1, 2)]  # the warm-up after 1 and 2 earlier updates
+    assert decays == [2 / 11, 3 / 12]
     for name, value in averaged.average.model.state_dict().items():
-        expected = steps[0][name]  # the first update copies, then avg <- 0.75 avg + 0.25 weights
-        for step in steps[1:]:
-            expected = 0.75 * expected + 0.25 * step[name]
+        expected = steps[0][name]  # the first update copies, then avg <- d avg + (1 - d) weights
+        for decay, step in zip(decays, steps[1:]):
+            expected = decay * expected + (1 - decay) * step[name]
         torch.testing.assert_close(value, expected, rtol=1e-6, atol=1e-7, msg=name)
     assert not torch.equal(averaged.average.model.upsample.weight, averaged.model.upsample.weight)
+
+
+def test_weight_average_decay_reaches_the_configured_one_once_warmed_up():
+    from waveglow.training.averaging import WeightAverage
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    average = WeightAverage(model, 0.75)
+    state = average.state_dict()
+    state["updates"] = 100  # (1 + 100) / 110 > 0.75: the configured decay applies
+    average.load_state_dict(state)
+    before = {k: v.clone() for k, v in average.model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    average.update(model)
+    assert average.updates == 101
+    for name, value in average.model.state_dict().items():
+        torch.testing.assert_close(value, 0.75 * before[name] + 0.25 * model.state_dict()[name], msg=name)
 
 
 def test_runs_export_and_load_the_weight_average_unless_raw_weights_are_asked_for(tmp_path, train_clips):
@@ -264,8 +285,9 @@ def test_turning_the_average_on_when_resuming_starts_it_from_the_resumed_weights
     at4, at5 = (load_training_checkpoint(run / "checkpoints" / f"ckpt_{i}.pt") for i in (4, 5))
     assert at5["config"]["train"]["ema_decay"] == 0.5 and (at4["ema"]["updates"], at5["ema"]["updates"]) == (1, 2)
     assert state_equal(at4["ema"]["model"], at4["model"])  # the first update after resuming copies the weights
+    decay = 2 / 11  # warmed_up_decay(0.5, 1): the count restarts with the average, not at the resumed iteration
     for name, value in at5["ema"]["model"].items():
-        torch.testing.assert_close(value, 0.5 * at4["model"][name] + 0.5 * at5["model"][name], msg=name)
+        torch.testing.assert_close(value, decay * at4["model"][name] + (1 - decay) * at5["model"][name], msg=name)
 
 
 def test_resume_uses_the_fused_adam_kernel_even_from_a_per_tensor_checkpoint(tmp_path, train_clips):
