@@ -36,7 +36,7 @@ class WeightAverage:
         self.decay = decay
         self._averaged = AveragedModel(model, multi_avg_fn=self._lerp, use_buffers=False)
         self._averaged.requires_grad_(False)
-        self._updates = 0  # host-side copy of n_averaged: reading the buffer would sync a GPU every step
+        self._updates = 0  # host-side copy of n_averaged: the warm-up decay needs no read from the device
 
     def _lerp(self, averaged: list[torch.Tensor], current: list[torch.Tensor], _n_averaged) -> None:
         # Only ever called after the first (copying) update; all our parameters are floating point.
