@@ -185,6 +185,11 @@ class WaveGlow(nn.Module):
         with self.network_precision(precision) as dtype:
             return self._infer(mel, sigma, z, generator, dtype)
 
+    def reverse(self, mel: torch.Tensor, z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+        """`infer` with gradients (training on inverse-flow samples): mel [B, n_mel, F], z [B, n_group, F * hop /
+        n_group] -> audio [B, F * hop]. Under autocast the WN networks run in its dtype, the flow path in fp32."""
+        return self._infer(mel, sigma, z, None, None)
+
     def _infer(self, mel, sigma, z, generator, net_dtype) -> torch.Tensor:
         mel = self._check_mel(mel)
         c = self.config

@@ -25,6 +25,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="run directory (checkpoints/, tensorboard/, final/)")
     parser.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CKPT",
                         help="continue from RUN_DIR's latest checkpoint (or the given checkpoint file)")
+    parser.add_argument("--init-from", metavar="CKPT",
+                        help="start a new run from these weights (NVIDIA release / train.py, DeepLearningExamples, "
+                             "an export, a run); their shapes must match the config's model")
+    parser.add_argument("--spectral-loss", type=float, metavar="W",
+                        help="override train.spectral_loss.weight: add W x MR-STFT distance of an inverse-flow "
+                             "sample to the likelihood (0: off)")
+    parser.add_argument("--spectral-every", type=int, metavar="K",
+                        help="override train.spectral_loss.every: the spectral term on every K-th step")
+    parser.add_argument("--eval-every", type=int, metavar="N", help="override train.eval_every")
+    parser.add_argument("--checkpoint-every", type=int, metavar="N", help="override train.checkpoint_every")
+    parser.add_argument("--keep-checkpoints", type=int, metavar="N", help="override train.keep_checkpoints")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="override train.precision")
     parser.add_argument("--memory-efficient", action="store_true", default=None,
@@ -55,7 +66,21 @@ def _overrides(args) -> dict:
         changes["micro_batches"] = args.micro_batches
     if args.ema_decay is not None:
         changes["ema_decay"] = args.ema_decay or None
+    for name in ("eval_every", "checkpoint_every", "keep_checkpoints"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
     return changes
+
+
+def _spectral_overrides(config, args):
+    spectral = {}
+    if args.spectral_loss is not None:
+        spectral["weight"] = args.spectral_loss
+    if args.spectral_every is not None:
+        spectral["every"] = args.spectral_every
+    if not spectral:
+        return config
+    return config.replace_train(spectral_loss=dataclasses.replace(config.train.spectral_loss, **spectral))
 
 
 def _resolve_config(args, checkpoint_config):
@@ -66,7 +91,7 @@ def _resolve_config(args, checkpoint_config):
     config = TrainingConfig.from_json(args.config) if args.config else checkpoint_config
     if config is None:
         raise UserError("--config is required for a new run")
-    config = config.replace_train(**_overrides(args))
+    config = _spectral_overrides(config.replace_train(**_overrides(args)), args)
     if checkpoint_config is not None:
         if config.model != checkpoint_config.model:
             raise UserError("the model config differs from the checkpoint's; a run cannot change architecture")
@@ -120,6 +145,14 @@ def run(args) -> int:
     try:
         trainer = Trainer(config, args.data, out, context, resample=args.resample,
                           show_progress=not args.no_progress)
+        if args.init_from is not None:
+            if checkpoint_path is not None:
+                raise UserError("--init-from starts a new run; --resume continues one: give one of them")
+            loaded = trainer.initialize_from(args.init_from)
+            if context.is_main:
+                print(f"initialised from {loaded.source} ({loaded.kind}"
+                      + (f", iteration {loaded.iteration}, {loaded.weights} weights" if loaded.iteration else "")
+                      + ")")
         if checkpoint_path is not None:
             trainer.resume(checkpoint_path)
             if context.is_main:

@@ -15,12 +15,12 @@ Modules (one idea each):
   trainer      Trainer: the loop
 """
 from .checkpoints import CheckpointStore, load_training_checkpoint
-from .config import DataConfig, ScheduleConfig, TrainConfig, TrainingConfig
+from .config import DataConfig, ScheduleConfig, SpectralLossConfig, TrainConfig, TrainingConfig
 from .distributed import DistributedContext
 from .memory import WaveGlowForTraining
 from .nll import HeldOutSet, NLLResult, utterance_nll
 from .trainer import Trainer, TrainingDiverged
 
 __all__ = ["CheckpointStore", "DataConfig", "DistributedContext", "HeldOutSet", "NLLResult", "ScheduleConfig",
-           "TrainConfig", "Trainer", "TrainingConfig", "TrainingDiverged", "WaveGlowForTraining",
+           "SpectralLossConfig", "TrainConfig", "Trainer", "TrainingConfig", "TrainingDiverged", "WaveGlowForTraining",
            "load_training_checkpoint", "utterance_nll"]

@@ -78,6 +78,26 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class SpectralLossConfig:
+    """A multi-resolution STFT loss on audio sampled through the inverse flow (WG-WaveNet's recipe), added to the
+    likelihood: every `every`-th step the batch's mels are vocoded from z ~ N(0, sigma^2) with gradients, and
+    weight * MR-STFT distance(sample, recording) joins the loss. weight 0: off (likelihood only, NVIDIA)."""
+
+    weight: float = 0.0
+    every: int = 1
+    sigma: float = 0.666
+
+    def __post_init__(self):
+        _check_number("spectral_loss.weight", self.weight, 0)
+        _check_number("spectral_loss.every", self.every, 1, integer=True)
+        _check_number("spectral_loss.sigma", self.sigma, 0, exclusive=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self.weight > 0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. batch_size is per process (per GPU), as in NVIDIA's train.py."""
 
@@ -91,6 +111,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     ema_decay: float | None = None  # keep an exponential moving average of the weights (0.999: ~1000 steps); None: off
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    spectral_loss: SpectralLossConfig = field(default_factory=SpectralLossConfig)
     precision: str = "fp32"
     memory_efficient: bool = False  # per-flow activation checkpointing
     micro_batches: int = 1  # split each batch into this many chunks, accumulating gradients (same loss)
@@ -156,7 +177,7 @@ class DataConfig:
                               fmin=self.mel_fmin, fmax=self.mel_fmax)
 
 
-_NESTED = {("TrainConfig", "schedule"): ScheduleConfig}  # sub-objects built from nested JSON objects
+_NESTED = {("TrainConfig", "schedule"): ScheduleConfig, ("TrainConfig", "spectral_loss"): SpectralLossConfig}  # sub-objects built from nested JSON objects
 
 
 @dataclass(frozen=True)

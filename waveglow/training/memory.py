@@ -26,10 +26,19 @@ class WaveGlowForTraining(nn.Module):
         self.waveglow = waveglow
         self.memory_efficient = memory_efficient
 
-    def forward(self, audio: torch.Tensor, mel: torch.Tensor):
+    def forward(self, audio: torch.Tensor, mel: torch.Tensor, reverse_z: torch.Tensor | None = None,
+                reverse_sigma: float = 1.0):
+        """With reverse_z [B, n_group, F * hop / n_group], also the differentiable inverse-flow sample of `mel` at
+        reverse_sigma, cropped to audio's length: (z, logdet, sample [B, T]). Inside this module, so DDP sees one
+        forward per step."""
         if not (self.memory_efficient and torch.is_grad_enabled()):
-            return self.waveglow(audio, mel)
-        return self._checkpointed_forward(audio, mel)
+            out = self.waveglow(audio, mel)
+        else:
+            out = self._checkpointed_forward(audio, mel)
+        if reverse_z is None:
+            return out
+        sample = self.waveglow.reverse(mel, reverse_z, reverse_sigma)[:, : audio.shape[-1]]
+        return (*out, sample)
 
     def _flow(self, k: int, x: torch.Tensor, cond: torch.Tensor):
         x, conv_logdet = self.waveglow.convinv[k](x)

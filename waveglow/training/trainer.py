@@ -14,6 +14,7 @@ Rank 0 alone evaluates, writes TensorBoard, metrics.jsonl and checkpoints; the o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -29,14 +30,17 @@ from torch.nn.parallel import DistributedDataParallel
 from data.dataset import AudioMelDataset
 from data.errors import DataError
 from waveglow.model import WaveGlow
+from waveglow.stft_distance import MultiResolutionSTFTDistance
 
 from waveglow.atomic import atomic_write
+from waveglow.config import ConfigError
 
 from .averaging import WeightAverage
 from .checkpoints import CheckpointStore, load_training_checkpoint
 from .config import TrainingConfig
 from .data import RunData
 from .distributed import DistributedContext
+from .loading import LoadedModel, load_for_scoring
 from .memory import WaveGlowForTraining
 from .nll import HeldOutSet
 from .precision import Precision
@@ -75,6 +79,7 @@ class StepStats:
     lr: float
     skipped: bool = False  # fp16 overflow: GradScaler skipped the update
     stop: bool = False  # some rank was asked to stop (agreed by all ranks through the step's all-reduce)
+    spectral_loss: float | None = None  # MR-STFT distance of the inverse-flow sample (rank 0's), on spectral steps
 
 
 def sigma_constant_nats(sigma: float) -> float:
@@ -115,6 +120,7 @@ class Trainer:
                                           **adam_kernel(self.device))
         self.scheduler = build_scheduler(self.optimizer, train.schedule, train.lr)
         self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay else None
+        self.stft_distance = MultiResolutionSTFTDistance(sampling_rate=config.model.sampling_rate).to(self.device)
         self.position = Position()
         self.history: deque[StepStats] = deque(maxlen=100_000)
         self.checkpoints = CheckpointStore(self.run_dir / "checkpoints", keep=train.keep_checkpoints)
@@ -194,6 +200,32 @@ class Trainer:
         self._resumed = True
         return path
 
+    def initialize_from(self, source: str | os.PathLike) -> LoadedModel:
+        """Start this (new) run from the weights of anything `load_for_scoring` reads: NVIDIA's release and train.py
+        files, DeepLearningExamples, our exports, a run (its weight average when kept). The file's shapes must be
+        those of config.model; optimizer, schedule and data position start afresh."""
+        if self.position.iteration or self._resumed:
+            raise ValueError("initialize_from starts a new run; a resumed run continues its own weights")
+        loaded = load_for_scoring(source)
+        theirs, ours = loaded.model.config, self.config.model
+        differing = [f.name for f in dataclasses.fields(ours)
+                     if f.name != "sampling_rate" and getattr(theirs, f.name) != getattr(ours, f.name)]
+        if differing:
+            detail = ", ".join(f"{name} {getattr(theirs, name)!r} (config: {getattr(ours, name)!r})"
+                               for name in differing)
+            raise ConfigError(f"{source}: its model does not have the training config's shape: {detail}")
+        weight_normed = WaveGlow(ours)
+        weight_normed.load_state_dict(loaded.model.state_dict())
+        weight_normed.apply_weight_norm()
+        self.model.load_state_dict(weight_normed.state_dict())
+        if self.context.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            record = {"source": str(source), "kind": loaded.kind, "iteration": loaded.iteration,
+                      "weights": loaded.weights}
+            text = json.dumps(record, indent=2) + "\n"
+            atomic_write(self.run_dir / "init_from.json", lambda f: f.write(text.encode("utf-8")))
+        return loaded
+
     @property
     def inference_model(self) -> WaveGlow:
         """The weights a run exports and samples from: the moving average when kept (and started), else the raw ones."""
@@ -249,8 +281,13 @@ class Trainer:
         record = {"kind": "train", "iteration": last.iteration, "elapsed_s": round(self.position.elapsed_seconds, 2),
                   "loss": loss, "bits_per_sample": (loss + sigma_constant_nats(sigma)) / LN2,
                   "grad_norm": last.grad_norm, "lr": last.lr, "samples_per_s": samples / max(seconds, 1e-9)}
+        spectral = [s.spectral_loss for s in window if s.spectral_loss is not None]
+        if spectral:
+            record["spectral_loss"] = sum(spectral) / len(spectral)
         self._append_metrics(record)
         w = self.writer
+        if spectral:
+            w.add_scalar("train/spectral_loss", record["spectral_loss"], last.iteration)
         w.add_scalar("train/loss", loss, last.iteration)
         w.add_scalar("train/bits_per_sample", record["bits_per_sample"], last.iteration)
         w.add_scalar("train/grad_norm", last.grad_norm, last.iteration)
@@ -314,17 +351,32 @@ class Trainer:
         chunks = list(zip(audio.chunk(self.config.train.micro_batches), mel.chunk(self.config.train.micro_batches)))
         self.optimizer.zero_grad(set_to_none=True)
         loss = torch.zeros((), device=self.device)
+        spectral_config = self.config.train.spectral_loss
+        spectral_step = spectral_config.enabled and self.position.iteration % spectral_config.every == 0
+        spectral = torch.zeros((), device=self.device)
         for i, (audio_chunk, mel_chunk) in enumerate(chunks):
             # DDP all-reduces gradients in the last chunk's backward only.
             last = i == len(chunks) - 1
             no_sync = self.forward_module.no_sync() if self.context.enabled and not last else contextlib.nullcontext()
+            share = audio_chunk.numel() / audio.numel()
             with no_sync:
                 with self.precision.autocast():
-                    z, logdet = self.forward_module(audio_chunk, mel_chunk)
-                chunk_loss = WaveGlow.loss(z, logdet, self.config.train.sigma)
-                if len(chunks) > 1:
-                    chunk_loss = chunk_loss * (audio_chunk.numel() / audio.numel())
-                scaler.scale(chunk_loss).backward()
+                    if spectral_step:
+                        # drawn from the global RNG, which checkpoints save: resumption stays exact
+                        steps = mel_chunk.shape[2] * self.config.model.hop_length // self.config.model.n_group
+                        reverse_z = torch.randn(mel_chunk.shape[0], self.config.model.n_group, steps,
+                                                device=self.device)
+                        z, logdet, sample = self.forward_module(audio_chunk, mel_chunk, reverse_z=reverse_z,
+                                                                reverse_sigma=spectral_config.sigma)
+                    else:
+                        z, logdet = self.forward_module(audio_chunk, mel_chunk)
+                chunk_loss = WaveGlow.loss(z, logdet, self.config.train.sigma) * share
+                objective = chunk_loss
+                if spectral_step:
+                    chunk_spectral = self.stft_distance(sample, audio_chunk) * share
+                    objective = objective + spectral_config.weight * chunk_spectral
+                    spectral = spectral + chunk_spectral.detach()
+                scaler.scale(objective).backward()
             loss = loss + chunk_loss.detach()
         scaler.unscale_(self.optimizer)
         grad_norm = self._gradient_norm()
@@ -343,7 +395,8 @@ class Trainer:
         if self.average is not None and not overflow:
             self.average.update(self.model)
         self.position.iteration = iteration
-        return StepStats(iteration, loss_value, norm_value, lr, skipped=overflow, stop=stop)
+        return StepStats(iteration, loss_value, norm_value, lr, skipped=overflow, stop=stop,
+                         spectral_loss=float(spectral) if spectral_step else None)
 
     # ---- the loop ------------------------------------------------------------------------------------------------
     def _loader(self, epoch: int, start_batch: int) -> torch.utils.data.DataLoader:
