@@ -498,3 +498,122 @@ def test_eval_nll_command_on_held_out_fixture_clips(tmp_path):
     assert report["n_utterances"] == len(held) == 2 and report["n_samples"] == total_n
     assert report["bits_per_sample"] == pytest.approx(total_nats / total_n / math.log(2), rel=1e-6)
     assert report["bits_per_16bit_sample"] == pytest.approx(report["bits_per_sample"] + 15.0, abs=1e-12)
+
+
+# ---- learning from inverse-flow samples, and starting from other weights -----------------------------------------
+def test_reverse_is_infer_with_gradients():
+    torch.manual_seed(0)
+    model = WaveGlow(tiny_config().model).eval()
+    for p in model.parameters():  # non-zero WN ends, so the couplings really act
+        p.data.add_(0.02 * torch.randn_like(p))
+    mel, z = torch.randn(2, 80, 6), torch.randn(2, 8, 6 * 256 // 8)
+    sample = model.reverse(mel, z, sigma=0.7)
+    torch.testing.assert_close(sample.detach(), model.infer(mel, z=z, sigma=0.7), rtol=0, atol=0)
+    sample.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_mrstft_distance_is_zero_on_equal_audio_and_band_limited_on_request():
+    from waveglow.stft_distance import MultiResolutionSTFTDistance
+
+    rng = torch.Generator().manual_seed(0)
+    t = torch.arange(22050) / 22050
+    speechlike = torch.sin(2 * math.pi * 220 * t)[None] + 0.01 * torch.randn(1, 22050, generator=rng)
+    hiss = 0.05 * torch.sin(2 * math.pi * 10000 * t)[None]  # above 8 kHz only
+    full, low = MultiResolutionSTFTDistance(), MultiResolutionSTFTDistance(max_hz=8000)
+    assert float(full(speechlike, speechlike)) == 0.0
+    assert float(full(speechlike + hiss, speechlike)) > 0.05
+    assert float(low(speechlike + hiss, speechlike)) < 0.1 * float(full(speechlike + hiss, speechlike))
+    with pytest.raises(ValueError, match="differ in shape"):
+        full(speechlike, speechlike[:, :-1])
+
+
+def test_spectral_steps_add_the_mrstft_gradient_of_an_inverse_sample(tmp_path, train_clips):
+    """Every 2nd step the objective is NLL + weight * MR-STFT(inverse sample at sigma, recording), z from the
+    global RNG: the step's gradient equals the one computed by hand; other steps are likelihood only."""
+    from waveglow.stft_distance import MultiResolutionSTFTDistance
+
+    spectral = {"weight": 0.5, "every": 2, "sigma": 0.6}
+    trainer = Trainer(tiny_config(spectral_loss=spectral), train_clips, tmp_path / "a", show_progress=False)
+    reference = Trainer(tiny_config(), train_clips, tmp_path / "b", show_progress=False)
+    assert state_equal(trainer.model.state_dict(), reference.model.state_dict())
+    mel, audio = _batch(trainer)
+    torch.manual_seed(11)
+    stats = trainer.train_step(mel, audio)
+    assert stats.spectral_loss is not None and stats.spectral_loss > 0
+    torch.manual_seed(11)
+    z = torch.randn(mel.shape[0], 8, mel.shape[2] * 256 // 8)
+    model = reference.model
+    nll = WaveGlow.loss(*model(audio, mel), 1.0)
+    sample = model.reverse(mel, z, 0.6)[:, : audio.shape[1]]
+    distance = MultiResolutionSTFTDistance()(sample, audio)
+    assert float(distance.detach()) == pytest.approx(stats.spectral_loss, rel=1e-5)
+    (nll + 0.5 * distance).backward()
+    for (name, p), q in zip(reference.model.named_parameters(), trainer.model.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
+    assert trainer.train_step(mel, audio).spectral_loss is None  # step 2: likelihood only
+    assert trainer.train_step(mel, audio).spectral_loss is not None
+
+
+def test_spectral_loss_config_is_checked():
+    from waveglow.config import ConfigError
+
+    assert not tiny_config().train.spectral_loss.enabled
+    with pytest.raises(ConfigError, match="spectral_loss.every"):
+        tiny_config(spectral_loss={"weight": 1.0, "every": 0})
+    with pytest.raises(ConfigError, match="unknown field 'wieght'"):
+        tiny_config(spectral_loss={"wieght": 1.0})
+
+
+def test_init_from_starts_a_new_run_from_any_loadable_weights(tmp_path, train_clips):
+    from tests.nvidia_layout import save_nvidia_pickle
+    from waveglow.commands.train import main as train_main
+
+    source = Trainer(tiny_config(iterations=3, ema_decay=0.5), train_clips, tmp_path / "source", show_progress=False)
+    source.fit()
+    expected = WaveGlow.from_pretrained(tmp_path / "source" / "final")  # the average, weight norm folded
+    save_nvidia_pickle(expected, tmp_path / "nvidia.pt")
+    mel, z = torch.randn(1, 80, 5), torch.randn(1, 8, 5 * 256 // 8)
+    for name, path in (("run", tmp_path / "source"), ("nvidia", tmp_path / "nvidia.pt")):
+        trainer = Trainer(tiny_config(), train_clips, tmp_path / name, show_progress=False)
+        loaded = trainer.initialize_from(path)
+        assert loaded.kind == ("training" if name == "run" else "nvidia")
+        assert nn_weight_norm_kept(trainer.model)
+        torch.testing.assert_close(trainer.model.eval().infer(mel, z=z), expected.infer(mel, z=z),
+                                   atol=1e-5, rtol=1e-5)
+        assert json.loads((tmp_path / name / "init_from.json").read_text())["source"] == str(path)
+    # through the command: a new run that trains on from those weights
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps(tiny_config(iterations=2).to_dict()))
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert train_main(["--config", str(config_path), "--data", str(train_clips), "--out", str(tmp_path / "cli"),
+                           "--init-from", str(tmp_path / "nvidia.pt"), "--no-progress"]) == 0
+    assert "initialised from" in out.getvalue()
+    assert (tmp_path / "cli" / "checkpoints" / "ckpt_2.pt").is_file()
+
+
+def nn_weight_norm_kept(model: WaveGlow) -> bool:
+    return all(torch.nn.utils.parametrize.is_parametrized(conv, "weight")
+               for coupling in model.couplings for conv in coupling.net.weight_normed_convs())
+
+
+def test_init_from_refuses_other_shapes_and_a_resumed_run(tmp_path, train_clips, capsys):
+    from waveglow.commands.train import main as train_main
+    from waveglow.config import ConfigError
+
+    other = tiny_config().to_dict()
+    other["model"]["WN_config"]["n_channels"] = 8
+    WaveGlow(TrainingConfig.from_dict(other).model).save_pretrained(tmp_path / "other")
+    trainer = Trainer(tiny_config(), train_clips, tmp_path / "run", show_progress=False)
+    with pytest.raises(ConfigError, match=r"n_channels 8 \(config: 16\)"):
+        trainer.initialize_from(tmp_path / "other")
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps(tiny_config(iterations=2).to_dict()))
+    args = ["--config", str(config_path), "--data", str(train_clips), "--no-progress"]
+    assert train_main([*args, "--out", str(tmp_path / "cli"), "--init-from", str(tmp_path / "other")]) != 0
+    assert "n_channels 8 (config: 16)" in capsys.readouterr().err
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert train_main([*args, "--out", str(tmp_path / "done")]) == 0
+    assert train_main([*args, "--out", str(tmp_path / "done"), "--resume", "--init-from",
+                       str(tmp_path / "other")]) != 0
+    assert "--init-from starts a new run" in capsys.readouterr().err
