@@ -617,3 +617,31 @@ def test_init_from_refuses_other_shapes_and_a_resumed_run(tmp_path, train_clips,
     assert train_main([*args, "--out", str(tmp_path / "done"), "--resume", "--init-from",
                        str(tmp_path / "other")]) != 0
     assert "--init-from starts a new run" in capsys.readouterr().err
+
+
+def test_post_filter_starts_as_the_identity_shapes_only_infer_and_round_trips(tmp_path):
+    from waveglow.checkpoint import infer_config, ours_to_nvidia
+
+    data = tiny_config().to_dict()["model"]
+    data.update(post_filter_layers=3, post_filter_channels=8)
+    config = TrainingConfig.from_dict({**tiny_config().to_dict(), "model": data}).model
+    torch.manual_seed(0)
+    model = WaveGlow(config).eval()
+    plain = WaveGlow(tiny_config().model).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("post_filter.")})
+    mel, z = torch.randn(1, 80, 5), torch.randn(1, 8, 5 * 256 // 8)
+    audio = torch.randn(1, 5 * 256)
+    torch.testing.assert_close(model.infer(mel, z=z), plain.infer(mel, z=z), rtol=0, atol=0)  # identity at start
+    for p in model.post_filter.parameters():
+        p.data.add_(0.1 * torch.randn_like(p))
+    flow_audio = plain.infer(mel, z=z)
+    torch.testing.assert_close(model.infer(mel, z=z), model.post_filter(flow_audio))
+    assert not torch.allclose(model.infer(mel, z=z), flow_audio, atol=1e-3)
+    z_forward, logdet = model(audio, torch.randn(1, 80, 6))  # the likelihood is the flow's alone
+    assert z_forward.shape == (1, 8, 5 * 256 // 8)
+    model.save_pretrained(tmp_path / "export")
+    loaded = WaveGlow.from_pretrained(tmp_path / "export")
+    assert loaded.config == config
+    torch.testing.assert_close(loaded.infer(mel, z=z), model.infer(mel, z=z), rtol=0, atol=0)
+    inferred = infer_config(ours_to_nvidia(model.state_dict()), {}, "x")
+    assert (inferred.post_filter_layers, inferred.post_filter_channels) == (3, 8)

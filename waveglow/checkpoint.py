@@ -204,6 +204,10 @@ def infer_config(state: dict[str, torch.Tensor], hints: dict[str, Any], path) ->
         if name in checkable and isinstance(value, int) and value != values[name]:
             raise CheckpointError(f"{path}: the file's config says {name}={value} but its tensors imply "
                                   f"{name}={values[name]}")
+    post_filter = {int(m.group(1)) for k in state for m in [re.fullmatch(r"post_filter\.in_layers\.(\d+)\.weight", k)] if m}
+    if post_filter:
+        values.update(post_filter_layers=len(post_filter),
+                      post_filter_channels=_require(state, "post_filter.start.weight", path).shape[0])
     if "sampling_rate" in hints and isinstance(hints["sampling_rate"], int):
         values["sampling_rate"] = hints["sampling_rate"]
     try:

@@ -34,6 +34,9 @@ class WaveGlowConfig:
     # "group": the mel is upsampled straight to the grouped rate (stride hop / n_group): n_mel channels, n_group
     # times cheaper conditioning convs; the window is centred on the step (see WaveGlow.condition).
     conditioning: str = "audio"
+    # A WaveNet post-filter on infer's output (waveglow.postfilter; 0 layers: none, as NVIDIA's WaveGlow).
+    post_filter_layers: int = 0
+    post_filter_channels: int = 32
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -41,10 +44,12 @@ class WaveGlowConfig:
             if f.type in ("int", int) and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ConfigError(f"config field '{f.name}' must be an integer, got {value!r}")
         positive = ("n_mel_channels", "n_flows", "n_group", "n_early_every", "n_layers", "n_channels",
-                    "kernel_size", "upsample_kernel_size", "hop_length", "sampling_rate")
+                    "kernel_size", "upsample_kernel_size", "hop_length", "sampling_rate", "post_filter_channels")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"config field '{name}' must be >= 1, got {getattr(self, name)}")
+        if self.post_filter_layers < 0:
+            raise ConfigError(f"config field 'post_filter_layers' must be >= 0, got {self.post_filter_layers}")
         if self.n_early_size < 0:
             raise ConfigError(f"config field 'n_early_size' must be >= 0, got {self.n_early_size}")
         if self.kernel_size % 2 != 1:

@@ -16,6 +16,7 @@ from .config import WaveGlowConfig
 from .coupling import AffineCoupling
 from .flow import zero_logdet
 from .invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
+from .postfilter import PostFilter
 from .squeeze import group_frames, group_samples, ungroup_samples
 from .wavenet import WN
 
@@ -33,6 +34,8 @@ def network_dtype(precision: str | None) -> torch.dtype | None:
 
 class WaveGlow(nn.Module):
     """mel [B, n_mel, F] <-> audio [B, F * hop_length]; the latent z is in forward layout [B, n_group, T / n_group].
+    With config.post_filter_layers, `infer` / `reverse` pass the flow's audio through a PostFilter (forward and the
+    likelihood are the flow's alone).
 
     Convolutions carry plain weights: NVIDIA's weight norm is folded when checkpoints load
     (see `apply_weight_norm` to train under it again).
@@ -57,6 +60,7 @@ class WaveGlow(nn.Module):
             net = WN(n_a, c.cond_channels, 2 * (channels - n_a), c.n_layers, c.n_channels, c.kernel_size)
             self.couplings.append(AffineCoupling(net, scale="exp"))
         self.n_remaining_channels = c.channels_per_flow()[-1]
+        self.post_filter = PostFilter(c.post_filter_layers, c.post_filter_channels) if c.post_filter_layers else None
 
     # ---- conditioning -------------------------------------------------------------------------------------------
     def _check_mel(self, mel: torch.Tensor) -> torch.Tensor:
@@ -209,7 +213,8 @@ class WaveGlow(nn.Module):
             x = self.convinv[k].inverse(x)
             if k in slices:
                 x = torch.cat([sigma * z[:, slices[k]], x], 1)
-        return ungroup_samples(x)
+        audio = ungroup_samples(x)
+        return audio if self.post_filter is None else self.post_filter(audio)
 
     # ---- weight norm (training) -------------------------------------------------------------------------------------
     def apply_weight_norm(self) -> "WaveGlow":

@@ -115,7 +115,9 @@ class Trainer:
         self.forward_module = WaveGlowForTraining(self.model, train.memory_efficient)
         if self.context.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.forward_module = DistributedDataParallel(self.forward_module, device_ids=ids)
+            # a post-filter learns on spectral steps only: on the others its parameters get no gradient
+            self.forward_module = DistributedDataParallel(
+                self.forward_module, device_ids=ids, find_unused_parameters=bool(config.model.post_filter_layers))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay,
                                           **adam_kernel(self.device))
         self.scheduler = build_scheduler(self.optimizer, train.schedule, train.lr)
