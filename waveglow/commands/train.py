@@ -33,6 +33,9 @@ def add_arguments(parser) -> None:
                              "sample to the likelihood (0: off)")
     parser.add_argument("--spectral-every", type=int, metavar="K",
                         help="override train.spectral_loss.every: the spectral term on every K-th step")
+    parser.add_argument("--adversarial", type=float, metavar="W",
+                        help="override train.adversarial.weight: a GAN term (HiFi-GAN-style discriminators) on the "
+                             "spectral steps' samples (0: off)")
     parser.add_argument("--eval-every", type=int, metavar="N", help="override train.eval_every")
     parser.add_argument("--checkpoint-every", type=int, metavar="N", help="override train.checkpoint_every")
     parser.add_argument("--keep-checkpoints", type=int, metavar="N", help="override train.keep_checkpoints")
@@ -72,15 +75,18 @@ def _overrides(args) -> dict:
     return changes
 
 
-def _spectral_overrides(config, args):
+def _loss_overrides(config, args):
     spectral = {}
     if args.spectral_loss is not None:
         spectral["weight"] = args.spectral_loss
     if args.spectral_every is not None:
         spectral["every"] = args.spectral_every
-    if not spectral:
-        return config
-    return config.replace_train(spectral_loss=dataclasses.replace(config.train.spectral_loss, **spectral))
+    if spectral:
+        config = config.replace_train(spectral_loss=dataclasses.replace(config.train.spectral_loss, **spectral))
+    if args.adversarial is not None:
+        config = config.replace_train(adversarial=dataclasses.replace(config.train.adversarial,
+                                                                      weight=args.adversarial))
+    return config
 
 
 def _resolve_config(args, checkpoint_config):
@@ -91,7 +97,7 @@ def _resolve_config(args, checkpoint_config):
     config = TrainingConfig.from_json(args.config) if args.config else checkpoint_config
     if config is None:
         raise UserError("--config is required for a new run")
-    config = _spectral_overrides(config.replace_train(**_overrides(args)), args)
+    config = _loss_overrides(config.replace_train(**_overrides(args)), args)
     if checkpoint_config is not None:
         if config.model != checkpoint_config.model:
             raise UserError("the model config differs from the checkpoint's; a run cannot change architecture")

@@ -98,6 +98,26 @@ class SpectralLossConfig:
 
 
 @dataclass(frozen=True)
+class AdversarialConfig:
+    """A least-squares GAN term on the spectral steps' inverse-flow samples (training.adversarial, HiFi-GAN's
+    discriminators sized down): weight * (generator loss + feature_matching * L1 feature matching) joins the loss;
+    the discriminators train with AdamW(lr, betas 0.8 / 0.99). weight 0: off. Needs spectral_loss on."""
+
+    weight: float = 0.0
+    feature_matching: float = 2.0
+    lr: float = 2e-4
+
+    def __post_init__(self):
+        _check_number("adversarial.weight", self.weight, 0)
+        _check_number("adversarial.feature_matching", self.feature_matching, 0)
+        _check_number("adversarial.lr", self.lr, 0, exclusive=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self.weight > 0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. batch_size is per process (per GPU), as in NVIDIA's train.py."""
 
@@ -112,6 +132,7 @@ class TrainConfig:
     ema_decay: float | None = None  # keep an exponential moving average of the weights (0.999: ~1000 steps); None: off
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     spectral_loss: SpectralLossConfig = field(default_factory=SpectralLossConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     precision: str = "fp32"
     memory_efficient: bool = False  # per-flow activation checkpointing
     micro_batches: int = 1  # split each batch into this many chunks, accumulating gradients (same loss)
@@ -138,6 +159,8 @@ class TrainConfig:
         if self.batch_size % self.micro_batches:
             raise ConfigError(f"'batch_size' ({self.batch_size}) must be a multiple of 'micro_batches' "
                               f"({self.micro_batches})")
+        if self.adversarial.enabled and not self.spectral_loss.enabled:
+            raise ConfigError("'adversarial' judges the spectral steps' samples: it needs 'spectral_loss.weight' > 0")
         if not isinstance(self.memory_efficient, bool):
             raise ConfigError(f"'memory_efficient' must be true or false, got {self.memory_efficient!r}")
 
@@ -177,7 +200,8 @@ class DataConfig:
                               fmin=self.mel_fmin, fmax=self.mel_fmax)
 
 
-_NESTED = {("TrainConfig", "schedule"): ScheduleConfig, ("TrainConfig", "spectral_loss"): SpectralLossConfig}  # sub-objects built from nested JSON objects
+_NESTED = {("TrainConfig", "schedule"): ScheduleConfig, ("TrainConfig", "spectral_loss"): SpectralLossConfig,
+           ("TrainConfig", "adversarial"): AdversarialConfig}  # sub-objects built from nested JSON objects
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from waveglow.stft_distance import MultiResolutionSTFTDistance
 from waveglow.atomic import atomic_write
 from waveglow.config import ConfigError
 
+from .adversarial import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
 from .averaging import WeightAverage
 from .checkpoints import CheckpointStore, load_training_checkpoint
 from .config import TrainingConfig
@@ -80,6 +81,8 @@ class StepStats:
     skipped: bool = False  # fp16 overflow: GradScaler skipped the update
     stop: bool = False  # some rank was asked to stop (agreed by all ranks through the step's all-reduce)
     spectral_loss: float | None = None  # MR-STFT distance of the inverse-flow sample (rank 0's), on spectral steps
+    generator_adversarial: float | None = None  # generator loss + weighted feature matching, on adversarial steps
+    discriminator_loss: float | None = None
 
 
 def sigma_constant_nats(sigma: float) -> float:
@@ -123,6 +126,16 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, train.schedule, train.lr)
         self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay else None
         self.stft_distance = MultiResolutionSTFTDistance(sampling_rate=config.model.sampling_rate).to(self.device)
+        self.discriminators = self.discriminator_optimizer = None
+        self.discriminator_module = None  # what the steps call: the discriminators, DDP-wrapped on several ranks
+        if train.adversarial.enabled:
+            self.discriminators = Discriminators().to(self.device)
+            self.discriminator_module = self.discriminators
+            if self.context.enabled:
+                ids = [self.device.index] if self.device.type == "cuda" else None
+                self.discriminator_module = DistributedDataParallel(self.discriminators, device_ids=ids)
+            self.discriminator_optimizer = torch.optim.AdamW(self.discriminators.parameters(), lr=train.adversarial.lr,
+                                                             betas=(0.8, 0.99), **adam_kernel(self.device))
         self.position = Position()
         self.history: deque[StepStats] = deque(maxlen=100_000)
         self.checkpoints = CheckpointStore(self.run_dir / "checkpoints", keep=train.keep_checkpoints)
@@ -156,6 +169,9 @@ class Trainer:
             "scaler": self.precision.scaler.state_dict(), "rng": rng_states,
             "config": self.config.to_dict(),
             **({"ema": self.average.state_dict()} if self.average is not None else {}),
+            **({"discriminators": self.discriminators.state_dict(),
+                "discriminator_optimizer": self.discriminator_optimizer.state_dict()}
+               if self.discriminators is not None else {}),
         }
 
     def save_checkpoint(self) -> Path | None:
@@ -183,6 +199,14 @@ class Trainer:
                 self.average.load_state_dict(payload["ema"])
             elif self.context.is_main:
                 print(f"{path}: no weight average saved; averaging starts from iteration {payload['iteration']}")
+        if self.discriminators is not None:
+            if payload.get("discriminators"):
+                self.discriminators.load_state_dict(payload["discriminators"])
+                self.discriminator_optimizer.load_state_dict(payload["discriminator_optimizer"])
+                for group in self.discriminator_optimizer.param_groups:
+                    group.update(adam_kernel(self.device))
+            elif self.context.is_main:
+                print(f"{path}: no discriminators saved; they start afresh at iteration {payload['iteration']}")
         if payload.get("scaler"):
             self.precision.scaler.load_state_dict(payload["scaler"])
         old_world = int(payload.get("world_size", 1))
@@ -283,13 +307,13 @@ class Trainer:
         record = {"kind": "train", "iteration": last.iteration, "elapsed_s": round(self.position.elapsed_seconds, 2),
                   "loss": loss, "bits_per_sample": (loss + sigma_constant_nats(sigma)) / LN2,
                   "grad_norm": last.grad_norm, "lr": last.lr, "samples_per_s": samples / max(seconds, 1e-9)}
-        spectral = [s.spectral_loss for s in window if s.spectral_loss is not None]
-        if spectral:
-            record["spectral_loss"] = sum(spectral) / len(spectral)
-        self._append_metrics(record)
         w = self.writer
-        if spectral:
-            w.add_scalar("train/spectral_loss", record["spectral_loss"], last.iteration)
+        for name in ("spectral_loss", "generator_adversarial", "discriminator_loss"):
+            values = [getattr(s, name) for s in window if getattr(s, name) is not None]
+            if values:
+                record[name] = sum(values) / len(values)
+                w.add_scalar(f"train/{name}", record[name], last.iteration)
+        self._append_metrics(record)
         w.add_scalar("train/loss", loss, last.iteration)
         w.add_scalar("train/bits_per_sample", record["bits_per_sample"], last.iteration)
         w.add_scalar("train/grad_norm", last.grad_norm, last.iteration)
@@ -356,6 +380,9 @@ class Trainer:
         spectral_config = self.config.train.spectral_loss
         spectral_step = spectral_config.enabled and self.position.iteration % spectral_config.every == 0
         spectral = torch.zeros((), device=self.device)
+        adversarial = self.config.train.adversarial
+        generator_adversarial = torch.zeros((), device=self.device)
+        samples: list[torch.Tensor] = []  # the spectral step's samples, for the discriminators' own step
         for i, (audio_chunk, mel_chunk) in enumerate(chunks):
             # DDP all-reduces gradients in the last chunk's backward only.
             last = i == len(chunks) - 1
@@ -378,6 +405,14 @@ class Trainer:
                     chunk_spectral = self.stft_distance(sample, audio_chunk) * share
                     objective = objective + spectral_config.weight * chunk_spectral
                     spectral = spectral + chunk_spectral.detach()
+                    if adversarial.enabled:
+                        with self.precision.autocast():
+                            real, fake = self.discriminator_module(audio_chunk), self.discriminator_module(sample)
+                        chunk_adversarial = (generator_loss(fake) + adversarial.feature_matching *
+                                             feature_matching_loss(real, fake)) * share
+                        objective = objective + adversarial.weight * chunk_adversarial
+                        generator_adversarial = generator_adversarial + chunk_adversarial.detach()
+                        samples.append(sample.detach())
                 scaler.scale(objective).backward()
             loss = loss + chunk_loss.detach()
         scaler.unscale_(self.optimizer)
@@ -393,12 +428,29 @@ class Trainer:
             raise TrainingDiverged(iteration, loss_value, norm_value, self.checkpoints.latest_path())
         scaler.step(self.optimizer)  # with fp16, skips the update when the unscaled gradients overflowed
         scaler.update()
+        discriminator = self._discriminator_step(samples, chunks) if samples else None
         self.scheduler.step()
         if self.average is not None and not overflow:
             self.average.update(self.model)
         self.position.iteration = iteration
         return StepStats(iteration, loss_value, norm_value, lr, skipped=overflow, stop=stop,
-                         spectral_loss=float(spectral) if spectral_step else None)
+                         spectral_loss=float(spectral) if spectral_step else None,
+                         generator_adversarial=float(generator_adversarial) if samples else None,
+                         discriminator_loss=discriminator)
+
+    def _discriminator_step(self, samples: list[torch.Tensor], chunks) -> float:
+        """One AdamW step of the discriminators: recordings towards 1, this step's (detached) samples towards 0."""
+        self.discriminator_optimizer.zero_grad(set_to_none=True)  # drops what the generator's loss left there
+        total = 0.0
+        for sample, (audio_chunk, _) in zip(samples, chunks):
+            share = audio_chunk.numel() / sum(a.numel() for a, _ in chunks)
+            with self.precision.autocast():
+                real, fake = self.discriminator_module(audio_chunk), self.discriminator_module(sample)
+            chunk_loss = discriminator_loss(real, fake) * share
+            chunk_loss.backward()
+            total += float(chunk_loss.detach())
+        self.discriminator_optimizer.step()
+        return total
 
     # ---- the loop ------------------------------------------------------------------------------------------------
     def _loader(self, epoch: int, start_batch: int) -> torch.utils.data.DataLoader:
