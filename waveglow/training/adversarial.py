@@ -14,6 +14,17 @@ from torch import nn
 LEAK = 0.1
 
 
+def _scores_and_features(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor):
+    """Leaky-ReLU conv stack then the scoring conv: (scores [B, N], every layer's output)."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LEAK)
+        features.append(x)
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     """audio [B, T] -> (scores [B, N], features): 2-D convs over the [T / period, period] folding."""
 
@@ -29,14 +40,7 @@ class PeriodDiscriminator(nn.Module):
         batch, samples = audio.shape
         if samples % self.period:
             audio = F.pad(audio, (0, self.period - samples % self.period), mode="reflect")
-        x = audio.reshape(batch, 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LEAK)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _scores_and_features(self.convs, self.post, audio.reshape(batch, 1, -1, self.period))
 
 
 class ScaleDiscriminator(nn.Module):
@@ -55,14 +59,7 @@ class ScaleDiscriminator(nn.Module):
         self.post = nn.Conv1d(2 * c, 1, 3, 1, padding=1)
 
     def forward(self, audio: torch.Tensor):
-        x = audio.unsqueeze(1)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LEAK)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _scores_and_features(self.convs, self.post, audio.unsqueeze(1))
 
 
 class Discriminators(nn.Module):
