@@ -227,3 +227,20 @@ def test_convert_to_half_precision_storage(tmp_path, capsys):
     a, b = full.infer(mel, 0.6, z), half.infer(mel, 0.6, z)
     snr = 10 * torch.log10(a.pow(2).sum() / (a - b).pow(2).sum())
     assert snr > 40, snr
+
+
+def test_exported_files_follow_the_umask(tmp_path):
+    """save_pretrained (safetensors writes its file 0600) leaves config.json and model.safetensors readable by
+    others under the usual 022 umask, and private under 077."""
+    import os
+
+    model = WaveGlow(WaveGlowConfig(n_flows=2, n_group=8, n_early_every=4, n_early_size=2, n_layers=2,
+                                    n_channels=8))
+    for umask, expected in ((0o022, 0o644), (0o077, 0o600)):
+        previous = os.umask(umask)
+        try:
+            directory = model.save_pretrained(tmp_path / f"export_{umask:o}")
+        finally:
+            os.umask(previous)
+        for name in ("config.json", "model.safetensors"):
+            assert os.stat(directory / name).st_mode & 0o777 == expected, (name, oct(umask))

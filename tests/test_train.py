@@ -566,7 +566,7 @@ def test_spectral_loss_config_is_checked():
 
 
 def test_init_from_starts_a_new_run_from_any_loadable_weights(tmp_path, train_clips):
-    from tests.nvidia_layout import save_nvidia_pickle
+    from nvidia_layout import save_nvidia_pickle
     from waveglow.commands.train import main as train_main
 
     source = Trainer(tiny_config(iterations=3, ema_decay=0.5), train_clips, tmp_path / "source", show_progress=False)

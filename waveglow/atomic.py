@@ -35,8 +35,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     # Created with mode 0o666 through the umask, like any new file (mkstemp would make it private, 0600).
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    mode = os.stat(tmp).st_mode & 0o777  # 0o666 less the umask, read without changing the process's umask
     try:
         yield tmp
+        # Writers that replace the file (safetensors writes 0600) must not make the output private.
+        if os.stat(tmp).st_mode & 0o777 != mode:
+            os.chmod(tmp, mode)
         _fsync(tmp)
         os.replace(tmp, target)
     except BaseException:
