@@ -406,8 +406,12 @@ class Trainer:
                     objective = objective + spectral_config.weight * chunk_spectral
                     spectral = spectral + chunk_spectral.detach()
                     if adversarial.enabled:
+                        # the generator's side: the discriminators are only read here (their step comes after), so
+                        # the unwrapped module serves; the recording's features are targets, without a graph
                         with self.precision.autocast():
-                            real, fake = self.discriminator_module(audio_chunk), self.discriminator_module(sample)
+                            with torch.no_grad():
+                                real = self.discriminators(audio_chunk)
+                            fake = self.discriminators(sample)
                         chunk_adversarial = (generator_loss(fake) + adversarial.feature_matching *
                                              feature_matching_loss(real, fake)) * share
                         objective = objective + adversarial.weight * chunk_adversarial
@@ -444,8 +448,11 @@ class Trainer:
         total = 0.0
         for sample, (audio_chunk, _) in zip(samples, chunks):
             share = audio_chunk.numel() / sum(a.numel() for a, _ in chunks)
-            with self.precision.autocast():
-                real, fake = self.discriminator_module(audio_chunk), self.discriminator_module(sample)
+            batch = audio_chunk.shape[0]
+            with self.precision.autocast():  # one forward over both halves: what DDP expects per backward
+                outputs = self.discriminator_module(torch.cat([audio_chunk, sample]))
+            real = [(scores[:batch], None) for scores, _ in outputs]
+            fake = [(scores[batch:], None) for scores, _ in outputs]
             chunk_loss = discriminator_loss(real, fake) * share
             chunk_loss.backward()
             total += float(chunk_loss.detach())
