@@ -31,6 +31,7 @@ def training_summary(run: Path, loaded) -> dict:
     train = [r for r in records if r.get("kind") == "train" and r["iteration"] <= loaded.iteration]
     evals = [r for r in records if r.get("kind") == "eval" and r["iteration"] <= loaded.iteration]
     config = json.loads((run / "config.json").read_text())
+    lineage = _lineage(run)
     samples_per_step = config["train"]["batch_size"] * config["train"]["segment_length"]
     return {
         "iterations": loaded.iteration,
@@ -46,7 +47,19 @@ def training_summary(run: Path, loaded) -> dict:
         "data": "LJSpeech sample (390 clips, 42 min) minus the held-out split (LJ050-*, LJ002-0181..0200)",
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
                    f"torch {__import__('torch').__version__}",
+        **lineage,
     }
+
+
+def _lineage(run: Path) -> dict:
+    """A run started with --init-from: what it started from, and that voice's own summary (its earlier training)."""
+    record = run / "init_from.json"
+    if not record.is_file():
+        return {}
+    start = json.loads(record.read_text())
+    earlier = Path(start["source"]) / "training_summary.json"
+    return {"initialised_from": start,
+            "earlier_training": json.loads(earlier.read_text()) if earlier.is_file() else None}
 
 
 def readme(summary: dict, results: dict, table: str, parameters: int, size_mb: float, dtype: str) -> str:
@@ -70,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True, help="training run directory (its latest checkpoint is shipped)")
     parser.add_argument("--data", required=True, help="LJSpeech-layout directory (held-out clips are evaluated)")
-    parser.add_argument("--out", default=str(ROOT / "waveglow" / "assets" / "waveglow_default"))
+    parser.add_argument("--out", default=str(ROOT / "waveglow" / "assets" / "waveglow_default"),
+                        help="where to store it (default: the built-in voice; voices/in_training for the voice in "
+                             "training, which sessions continue with `waveglow train --init-from`)")
     parser.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
     parser.add_argument("--sigma", type=float, default=0.666)
     parser.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx word error rate")
