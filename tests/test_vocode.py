@@ -44,9 +44,11 @@ def long_mel():
 
 
 def run_cli(monkeypatch, *argv):
-    """waveglow.cli.main with only the vocode command registered (other commands may be work in progress)."""
+    """waveglow.cli.main with only the vocode command registered (other commands may be work in progress); fp32
+    unless the test names a precision, so outputs compare with `model.infer` on any CPU."""
     monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode")])
-    return cli.main(["vocode", *map(str, argv), "--no-progress"])
+    precision = [] if "--precision" in argv else ["--precision", "fp32"]
+    return cli.main(["vocode", *map(str, argv), *precision, "--no-progress"])
 
 
 def expected_pcm(model, mel, seed, sigma=SIGMA):
@@ -234,13 +236,14 @@ def test_cli_setup_errors_exit_2(tmp_path, monkeypatch, capsys):
 def test_api_vocode_equals_infer_and_caches(model):
     clear_cache()
     expected = model.infer(torch.from_numpy(MEL), SIGMA, generator=torch.Generator().manual_seed(3))[0].numpy()
-    audio = vocode(MEL, checkpoint=CKPT, sigma=SIGMA, seed=3, device="cpu")
+    audio = vocode(MEL, checkpoint=CKPT, sigma=SIGMA, seed=3, device="cpu", precision="fp32")
     assert audio.dtype == np.float32 and audio.shape == (24 * 256,)
     assert np.abs(audio - expected).max() <= 1e-5
     assert get_vocoder(CKPT, "cpu") is get_vocoder(str(CKPT), "auto" if not torch.cuda.is_available() else "cpu")
-    from_instance = vocode(torch.from_numpy(MEL.T), checkpoint=model, sigma=SIGMA, seed=3, device="cpu")
+    from_instance = vocode(torch.from_numpy(MEL.T), checkpoint=model, sigma=SIGMA, seed=3, device="cpu",
+                           precision="fp32")
     assert np.abs(from_instance - expected).max() <= 1e-5
-    batch = vocode(np.stack([MEL, MEL]), checkpoint=model, sigma=SIGMA, seed=3, device="cpu")
+    batch = vocode(np.stack([MEL, MEL]), checkpoint=model, sigma=SIGMA, seed=3, device="cpu", precision="fp32")
     assert batch.shape == (2, 24 * 256)
     expected_batch = model.infer(torch.from_numpy(np.stack([MEL, MEL])), SIGMA,
                                  generator=torch.Generator().manual_seed(3)).numpy()
@@ -248,11 +251,39 @@ def test_api_vocode_equals_infer_and_caches(model):
 
 
 def test_api_bf16_on_cpu_runs_close_to_fp32(model):
-    fp32 = vocode(MEL, checkpoint=model, sigma=SIGMA, seed=4, device="cpu")
+    fp32 = vocode(MEL, checkpoint=model, sigma=SIGMA, seed=4, device="cpu", precision="fp32")
     bf16 = vocode(MEL, checkpoint=model, sigma=SIGMA, seed=4, device="cpu", precision="bf16")
     assert np.isfinite(bf16).all()
     assert 0 < np.abs(bf16 - fp32).max() <= 0.05 * np.abs(fp32).max()
     assert next(model.parameters()).dtype == torch.float32  # the caller's model is not converted
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(model, monkeypatch, native):
+    """'auto' (the default of vocode(), get_vocoder, Synthesizer and the CLI) is bf16 on a CPU with native bf16 and
+    fp32 on one without; an explicit bf16 there still runs, with one warning."""
+    import warnings
+
+    from waveglow import precision
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device: native)
+    monkeypatch.setattr(precision, "_warned", set())
+    clear_cache()
+    chosen = "bf16" if native else "fp32"
+    assert precision.resolve_precision("auto", "cpu") == chosen
+    assert get_vocoder(model, "cpu").precision == chosen  # the default
+    auto = vocode(MEL, checkpoint=model, sigma=SIGMA, seed=4, device="cpu")
+    np.testing.assert_array_equal(auto, vocode(MEL, checkpoint=model, sigma=SIGMA, seed=4, device="cpu",
+                                               precision=chosen))
+    mel = torch.from_numpy(MEL)
+    np.testing.assert_array_equal(model.infer(mel, SIGMA, z=torch.zeros(1, 8, 24 * 32), precision="auto"),
+                                  model.infer(mel, SIGMA, z=torch.zeros(1, 8, 24 * 32), precision=chosen))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        precision.resolve_precision("bf16", "cpu")
+        precision.resolve_precision("bf16", "cpu")
+    messages = [str(w.message) for w in caught if "emulated" in str(w.message)]
+    assert len(messages) == (0 if native else 1)
 
 
 # ---- denoiser ------------------------------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ class WaveGlowVocoder:
     is_fallback = False
 
     def __init__(self, model_or_path, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, device: Any = "auto",
-                 precision: str = "fp32"):
+                 precision: str = "auto"):
         from waveglow.vocode import VocodeSetupError, get_vocoder
 
         if sigma < 0:
@@ -188,7 +188,7 @@ class WaveGlowVocoder:
             self.engine = get_vocoder(model_or_path, device=device, precision=precision)
         except VocodeSetupError as exc:
             raise SynthesisError(str(exc)) from None
-        self.precision = precision
+        self.precision = self.engine.precision  # 'auto' resolved for this device
         self.source = "in-memory model" if hasattr(model_or_path, "infer") else str(model_or_path)
         self.sigma = float(sigma)
         self.denoise = float(denoise)
@@ -251,7 +251,7 @@ class Synthesizer:
                  sigma: float = DEFAULT_SIGMA, tacotron2: Any = None, device: Any = "auto", *,
                  prenet_dropout: float = 0.5, pause_seconds: float = DEFAULT_PAUSE_SECONDS,
                  max_chars: int = DEFAULT_MAX_CHARS, seed: int | None = None, griffin_lim_iters: int = 60,
-                 festival_timeout_s: float = 60.0, precision: str = "fp32"):
+                 festival_timeout_s: float = 60.0, precision: str = "auto"):
         if pause_seconds < 0:
             raise SynthesisError(f"pause_seconds must be >= 0, got {pause_seconds}")
         if max_chars < 1:

@@ -17,6 +17,7 @@ from .coupling import AffineCoupling
 from .flow import zero_logdet
 from .invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
 from .postfilter import PostFilter
+from .precision import resolve_precision
 from .squeeze import group_frames, group_samples, ungroup_samples
 from .wavenet import WN
 
@@ -181,9 +182,12 @@ class WaveGlow(nn.Module):
 
         z: latent [B, n_group, F * hop_length / n_group] in forward layout (default: drawn with `draw_latent`,
         using `generator` or the global CPU RNG); it is scaled by sigma, as NVIDIA does.
-        precision: 'fp32', or 'bf16' / 'fp16' for the WN networks only; None keeps the setting of an enclosing
-        `network_precision` block (fp32 outside one).
+        precision: 'fp32', or 'bf16' / 'fp16' for the WN networks only, or 'auto' (bf16 where the mel's device has
+        native bf16, see waveglow.precision); None keeps the setting of an enclosing `network_precision` block (fp32
+        outside one).
         """
+        if precision == "auto":
+            precision = resolve_precision("auto", mel.device)
         if precision is None:
             return self._infer(mel, sigma, z, generator, self.couplings[0].network_dtype)
         with self.network_precision(precision) as dtype:

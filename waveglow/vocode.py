@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from .long_form import infer_chunked
+from .precision import CHOICES as PRECISION_CHOICES
+from .precision import resolve_precision
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_SIGMA = 0.666
@@ -51,10 +53,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """fp32 | bf16 | fp16 -> torch dtype. fp16 needs CUDA: CPU half-precision kernels are slow emulations and
-    not every PyTorch build has them; bf16 is the CPU reduced precision."""
-    if precision not in PRECISIONS:
-        raise VocodeSetupError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
+    """auto | fp32 | bf16 | fp16 -> torch dtype ('auto': waveglow.precision.resolve_precision). fp16 needs CUDA:
+    CPU half-precision kernels are slow emulations and not every PyTorch build has them; bf16 is the CPU reduced
+    precision."""
+    if precision not in PRECISION_CHOICES:
+        raise VocodeSetupError(f"unknown precision {precision!r} (use {', '.join(PRECISION_CHOICES)})")
+    precision = resolve_precision(precision, device)
     if precision == "fp16" and device.type == "cpu":
         raise VocodeSetupError("--precision fp16 needs a CUDA device; on the CPU use bf16 (reduced precision) or "
                                "fp32")
@@ -118,7 +122,7 @@ _CACHE_SIZE = 2  # checkpoints kept loaded (an NVIDIA model is ~350 MB in fp32)
 _LOCK = threading.Lock()
 
 
-def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str = "fp32") -> Vocoder:
+def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str = "auto") -> Vocoder:
     """A cached Vocoder for a checkpoint path (keyed by path, size and mtime, so a rewritten file reloads) or a
     WaveGlow instance (used as is when already on that device/dtype, else a moved copy; the caller's model is
     never modified)."""
@@ -173,7 +177,7 @@ def make_generator(seed: int | None) -> torch.Generator:
 
 
 def vocode(mel, checkpoint, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, seed: int | None = None,
-           device: str | torch.device = "auto", precision: str = "fp32", mel_format="auto",
+           device: str | torch.device = "auto", precision: str = "auto", mel_format="auto",
            chunk_frames: int | None = None, overlap_frames: int | None = None) -> np.ndarray:
     """Mel -> audio, float32 numpy: [T] for one mel ([n_mel, F], [F, n_mel], [1, n_mel, F]), [B, T] for a batch
     [B, n_mel, F] (B > 1), T = F * hop_length. Not clipped (clip to [-1, 1] before writing PCM).

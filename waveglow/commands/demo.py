@@ -10,8 +10,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
     parser.add_argument("--checkpoint", default=None,
                         help="WaveGlow checkpoint to pre-fill in every tab (default: the built-in vocoder)")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                        help="precision of the WaveGlow WN networks (bf16: faster on CPUs with AVX512-BF16)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="precision of the WaveGlow WN networks (auto, the default: bf16 on CPUs with "
+                             "AVX512-BF16 / AMX and on CUDA, else fp32)")
 
 
 def run(args) -> int:

@@ -5,6 +5,8 @@ import logging
 import sys
 from pathlib import Path
 
+from waveglow.precision import CHOICES as PRECISION_CHOICES
+
 HELP = "synthesise speech from text: Festival or Tacotron2 mels, vocoded by WaveGlow or the Griffin-Lim fallback"
 
 
@@ -24,8 +26,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, help="seed for reproducible output (Tacotron2 dropout, WaveGlow noise)")
     parser.add_argument("--device", default="auto", help="torch device for the models: auto (CUDA when "
                         "available), cpu, cuda, cuda:N")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
-                        help="precision of the WaveGlow WN networks (bf16: fast on CPUs with AVX512-BF16; fp16: CUDA)")
+    parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
+                        help="precision of the WaveGlow WN networks; couplings and log-dets stay fp32. auto (default): "
+                             "bf16 where the hardware has it (CUDA, CPUs with AVX512-BF16 / AMX), else fp32; fp16 "
+                             "needs CUDA")
     parser.add_argument("--prenet-dropout", type=float, default=0.5,
                         help="Tacotron2 prenet dropout at inference (NVIDIA: 0.5; 0 = deterministic)")
     parser.add_argument("--pause", type=float, default=0.25, help="seconds of silence between sentences")

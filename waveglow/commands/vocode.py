@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from waveglow.precision import CHOICES as PRECISION_CHOICES
+
 HELP = "vocode mel spectrograms (.npy/.npz/.pt files, folders, @lists) to 16-bit WAV files"
 
 
@@ -27,8 +29,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--denoise", type=float, default=0.0, metavar="STRENGTH",
                         help="denoiser strength, 0 = off (NVIDIA's examples use 0.01 to 0.1)")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                        help="precision of the WN networks; couplings and log-dets stay fp32 (fp16 needs CUDA; bf16 is fast on CPUs with AVX512-BF16)")
+    parser.add_argument("--precision", default="auto", choices=PRECISION_CHOICES,
+                        help="precision of the WaveGlow WN networks; couplings and log-dets stay fp32. auto (default): "
+                             "bf16 where the hardware has it (CUDA, CPUs with AVX512-BF16 / AMX), else fp32; fp16 "
+                             "needs CUDA")
     parser.add_argument("--mel-format", default="auto",
                         choices=("auto", "nvidia", "hifigan", "coqui", "espnet", "db", "log10"),
                         help="mel convention (auto: natural-log mels, Coqui [0,1]/[-4,4] by value range)")
