@@ -686,3 +686,19 @@ def test_adversarial_steps_train_both_sides_and_resume_with_the_discriminators(t
     resumed = Trainer(adversarial.config, train_clips, tmp_path / "gan", show_progress=False)
     resumed.resume()
     assert state_equal(resumed.discriminators.state_dict(), adversarial.discriminators.state_dict())
+
+
+def test_no_eval_skips_the_held_out_set(tmp_path):
+    """`train --no-eval` on data with held-out clips: no eval record, training and checkpoints as usual."""
+    from waveglow.commands.train import main as train_main
+
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps(tiny_config(iterations=2, eval_every=1).to_dict()))
+    for flags, evals in (([], True), (["--no-eval"], False)):
+        out = tmp_path / f"run{len(flags)}"
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert train_main(["--config", str(config_path), "--data", str(FIXTURE_DIR), "--out", str(out),
+                               "--no-progress", *flags]) == 0
+        kinds = {json.loads(line)["kind"] for line in (out / "metrics.jsonl").read_text().splitlines()}
+        assert ("eval" in kinds) == evals and "train" in kinds
+        assert (out / "checkpoints" / "ckpt_2.pt").is_file()

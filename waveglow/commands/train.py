@@ -37,6 +37,9 @@ def add_arguments(parser) -> None:
                         help="override train.adversarial.weight: a GAN term (HiFi-GAN-style discriminators) on the "
                              "spectral steps' samples (0: off)")
     parser.add_argument("--eval-every", type=int, metavar="N", help="override train.eval_every")
+    parser.add_argument("--no-eval", action="store_true",
+                        help="no held-out evaluation (bits/sample, TensorBoard audio): short runs spend their time "
+                             "training")
     parser.add_argument("--checkpoint-every", type=int, metavar="N", help="override train.checkpoint_every")
     parser.add_argument("--keep-checkpoints", type=int, metavar="N", help="override train.keep_checkpoints")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
@@ -150,7 +153,7 @@ def run(args) -> int:
         raise UserError(str(exc)) from None
     try:
         trainer = Trainer(config, args.data, out, context, resample=args.resample,
-                          show_progress=not args.no_progress)
+                          show_progress=not args.no_progress, held_out_evaluation=not args.no_eval)
         if args.init_from is not None:
             if checkpoint_path is not None:
                 raise UserError("--init-from starts a new run; --resume continues one: give one of them")

@@ -102,7 +102,8 @@ class Trainer:
     """One training run in `run_dir` (checkpoints/, tensorboard/, metrics.jsonl, config.json, final/)."""
 
     def __init__(self, config: TrainingConfig, data_source: str | os.PathLike, run_dir: str | os.PathLike,
-                 context: DistributedContext | None = None, resample: bool = False, show_progress: bool = True):
+                 context: DistributedContext | None = None, resample: bool = False, show_progress: bool = True,
+                 held_out_evaluation: bool = True):
         self.config = config
         self.run_dir = Path(run_dir)
         self.context = context or DistributedContext()
@@ -151,7 +152,7 @@ class Trainer:
             raise DataError(f"{len(self.data.train)} training clips over {self.context.world_size} process(es) "
                             f"do not fill one batch of {train.batch_size}: lower train.batch_size")
         self.held_out: HeldOutSet | None = None
-        if self.context.is_main and self.data.held_out:
+        if self.context.is_main and self.data.held_out and held_out_evaluation:
             self.held_out = HeldOutSet.load(self.data.held_out, mel, config.data.eval_max_seconds, resample)
         self._writer = None
         self._resumed = False
