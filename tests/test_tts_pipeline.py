@@ -353,6 +353,34 @@ def test_cli_tacotron2_text_file_with_griffin_lim(tmp_path, capsys):
     assert sf.info(str(out)).frames % 256 == 0
 
 
+@ignore_max_steps
+def test_cli_phrases_file_writes_one_wav_per_line_and_reports_the_real_time_factor(tmp_path, capsys):
+    """`tts -i phrases.txt -o out/` (DeepLearningExamples' -i): one wav per non-empty line, named by line number."""
+    phrases = tmp_path / "phrases.txt"
+    phrases.write_text("Turn left.\n\nThen right.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = cli_main(["tts", "-i", str(phrases), "-o", str(out), "--frontend", "tacotron2", "--tacotron2",
+                     str(TACOTRON2), "--prenet-dropout", "0", "--checkpoint", "griffin-lim", "--griffin-lim-iters",
+                     "2"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["0001.wav", "0003.wav"]
+    assert re.search(r"wrote 2 of 2 wav\(s\) into .*: [0-9.]+ s of audio in [0-9.]+ s \(real-time factor [0-9.]+\)",
+                     printed)
+    assert cli_main(["tts", "-i", str(phrases), "Also text.", "-o", str(out)]) == 2
+    assert "exactly one" in capsys.readouterr().err
+
+
+def test_cli_version_and_nvidia_flag_hints(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--version"])
+    assert exit_info.value.code == 0 and re.fullmatch(r"waveglow \S+\n", capsys.readouterr().out)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["vocode", "x.npy", "-o", "out", "-s", "0.6", "--is_fp16"])
+    assert exit_info.value.code == 2
+    assert "-s -> --sigma, --is_fp16 -> --precision fp16" in capsys.readouterr().err
+
+
 @needs_festival
 def test_cli_precision_reaches_the_waveglow(tmp_path, capsys):
     """--precision bf16 runs the WN in bf16 (labelled), close to fp32 for the same seed; fp16 on a CPU is refused."""

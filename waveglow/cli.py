@@ -27,8 +27,30 @@ class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2."""
 
 
+# Flags of NVIDIA's inference.py / DeepLearningExamples' inference.py that users bring along, and ours for them.
+NVIDIA_FLAGS = {"-s": "--sigma", "--sigma_infer": "--sigma", "--denoiser_strength": "--denoise",
+                "-d": "--denoise", "--cpu": "--device cpu", "--fp16": "--precision fp16",
+                "--is_fp16": "--precision fp16", "-w": "--checkpoint", "--waveglow": "--checkpoint",
+                "-f": "INPUT... (mel files or folders)", "--filelist_path": "INPUT... or @LIST",
+                "--input": "tts -i PHRASES.txt",
+                "--sampling_rate": "(read from the checkpoint)"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint when an unknown flag is one of NVIDIA's (e.g. -s -> --sigma)."""
+
+    def error(self, message: str):
+        if "unrecognized arguments" in message:
+            flags = [word.split("=")[0] for word in message.split(":", 1)[1].split()]
+            hints = [f"{flag} -> {NVIDIA_FLAGS[flag]}" for flag in flags if flag in NVIDIA_FLAGS]
+            if hints:
+                message += f" (NVIDIA's flag names; here: {', '.join(hints)})"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="waveglow", description="WaveGlow / Glow normalizing-flow toolkit")
+    parser = _Parser(prog="waveglow", description="WaveGlow / Glow normalizing-flow toolkit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module_path in COMMANDS:
@@ -37,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("waveglow-toolkit")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

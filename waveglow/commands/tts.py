@@ -1,8 +1,13 @@
-"""`waveglow tts "text" -o out.wav`: text to speech (Festival or Tacotron2, then WaveGlow or Griffin-Lim)."""
+"""`waveglow tts "text" -o out.wav`: text to speech (Festival or Tacotron2, then WaveGlow or Griffin-Lim).
+
+`waveglow tts -i phrases.txt -o out/` speaks each non-empty line into out/0001.wav, out/0002.wav, ... (as
+DeepLearningExamples' inference.py -i does); a line that fails is reported and the others go on.
+"""
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 from waveglow.precision import CHOICES as PRECISION_CHOICES
@@ -11,9 +16,12 @@ HELP = "synthesise speech from text: Festival or Tacotron2 mels, vocoded by Wave
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("text", nargs="?", help="text to speak (or use --text-file)")
-    parser.add_argument("-o", "--output", required=True, help="WAV file to write (16-bit PCM, written atomically)")
+    parser.add_argument("text", nargs="?", help="text to speak (or use --text-file / -i)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="WAV file to write (16-bit PCM, written atomically); with -i, a folder")
     parser.add_argument("--text-file", help="read the text from this UTF-8 file ('-' for standard input)")
+    parser.add_argument("-i", "--phrases", metavar="FILE",
+                        help="UTF-8 file with one utterance per line: one numbered wav per non-empty line in -o")
     parser.add_argument("--frontend", choices=("festival", "tacotron2"), default="festival",
                         help="text -> mel: Festival speech (no weights needed; default) or a Tacotron2 checkpoint")
     parser.add_argument("--tacotron2", metavar="CKPT", help="Tacotron2 checkpoint for --frontend tacotron2")
@@ -38,16 +46,17 @@ def add_arguments(parser) -> None:
 
 
 def read_text(args) -> str:
-    """The text to speak, from the argument or --text-file (exactly one of them)."""
+    """The text to speak, from the argument, --text-file or -i (exactly one of them)."""
     from waveglow.cli import UserError
 
-    if (args.text is None) == (args.text_file is None):
-        raise UserError("give the text either as an argument or with --text-file (exactly one)")
+    given = [x for x in (args.text, args.text_file, args.phrases) if x is not None]
+    if len(given) != 1:
+        raise UserError("give the text as an argument, with --text-file or with -i PHRASES (exactly one)")
     if args.text is not None:
         return args.text
     if args.text_file == "-":
         return sys.stdin.read()
-    path = Path(args.text_file)
+    path = Path(args.text_file if args.text_file is not None else args.phrases)
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -72,7 +81,11 @@ def run(args) -> int:
                             griffin_lim_iters=args.griffin_lim_iters, precision=args.precision)
         print(synth.frontend_label)
         print(synth.vocoder_label)
+        if args.phrases is not None:
+            return _speak_phrases(synth, text, Path(args.output))
+        started = time.perf_counter()
         audio, rate = synth.synthesize(text)
+        seconds = time.perf_counter() - started
         path = write_wav_atomic(args.output, audio, rate)
     except (SynthesisError, FrontendError) as exc:
         raise UserError(str(exc)) from None
@@ -80,5 +93,40 @@ def run(args) -> int:
         raise  # the command line reports it as one line already
     except OSError as exc:
         raise UserError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
-    print(f"wrote {path}: {len(audio) / rate:.2f} s at {rate} Hz")
+    print(f"wrote {path}: {len(audio) / rate:.2f} s at {rate} Hz in {seconds:.2f} s "
+          f"(real-time factor {seconds / max(len(audio) / rate, 1e-9):.3f})")
     return 0
+
+
+def _speak_phrases(synth, text: str, out: Path) -> int:
+    """One wav per non-empty line of `text` into `out` (0001.wav, ...); failures reported, the rest go on."""
+    from tqdm import tqdm
+
+    from tts.festival import FrontendError
+    from tts.pipeline import SynthesisError, write_wav_atomic
+    from waveglow.cli import UserError
+
+    lines = [line.strip() for line in text.splitlines()]
+    numbered = [(i, line) for i, line in enumerate(lines, 1) if line]
+    if not numbered:
+        raise UserError("the phrases file has no non-empty line")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: with -i, -o names a folder, and this is a file")
+    out.mkdir(parents=True, exist_ok=True)
+    width = max(4, len(str(len(lines))))
+    audio_seconds = compute_seconds = 0.0
+    failed = []
+    for i, line in tqdm(numbered, unit="line", desc="speaking", file=sys.stderr, dynamic_ncols=True):
+        started = time.perf_counter()
+        try:
+            audio, rate = synth.synthesize(line)
+            compute_seconds += time.perf_counter() - started
+            write_wav_atomic(out / f"{i:0{width}d}.wav", audio, rate)
+        except (SynthesisError, FrontendError, OSError) as exc:
+            failed.append(f"line {i}: {exc}")
+            print(f"waveglow tts: error: line {i}: {exc}", file=sys.stderr)
+            continue
+        audio_seconds += len(audio) / rate
+    print(f"wrote {len(numbered) - len(failed)} of {len(numbered)} wav(s) into {out}: {audio_seconds:.2f} s of audio "
+          f"in {compute_seconds:.2f} s (real-time factor {compute_seconds / max(audio_seconds, 1e-9):.3f})")
+    return 1 if failed else 0
