@@ -702,3 +702,18 @@ def test_no_eval_skips_the_held_out_set(tmp_path):
         kinds = {json.loads(line)["kind"] for line in (out / "metrics.jsonl").read_text().splitlines()}
         assert ("eval" in kinds) == evals and "train" in kinds
         assert (out / "checkpoints" / "ckpt_2.pt").is_file()
+
+
+def test_init_from_may_add_a_post_filter_that_starts_as_the_identity(tmp_path, train_clips):
+    source = WaveGlow(tiny_config().model)
+    torch.manual_seed(1)
+    for p in source.parameters():
+        p.data.add_(0.02 * torch.randn_like(p))
+    source.save_pretrained(tmp_path / "plain")
+    data = tiny_config().to_dict()
+    data["model"].update(post_filter_layers=2, post_filter_channels=4)
+    trainer = Trainer(TrainingConfig.from_dict(data), train_clips, tmp_path / "run", show_progress=False)
+    trainer.initialize_from(tmp_path / "plain")
+    mel, z = torch.randn(1, 80, 5), torch.randn(1, 8, 5 * 256 // 8)
+    torch.testing.assert_close(trainer.model.eval().infer(mel, z=z), source.eval().infer(mel, z=z),
+                               atol=1e-5, rtol=1e-5)

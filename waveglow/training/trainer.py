@@ -230,19 +230,25 @@ class Trainer:
     def initialize_from(self, source: str | os.PathLike) -> LoadedModel:
         """Start this (new) run from the weights of anything `load_for_scoring` reads: NVIDIA's release and train.py
         files, DeepLearningExamples, our exports, a run (its weight average when kept). The file's shapes must be
-        those of config.model; optimizer, schedule and data position start afresh."""
+        those of config.model, except that a config with a post-filter may start from a WaveGlow without one (the
+        new post-filter starts as the identity); optimizer, schedule and data position start afresh."""
         if self.position.iteration or self._resumed:
             raise ValueError("initialize_from starts a new run; a resumed run continues its own weights")
         loaded = load_for_scoring(source)
         theirs, ours = loaded.model.config, self.config.model
+        adds_post_filter = ours.post_filter_layers and not theirs.post_filter_layers
+        ignored = {"sampling_rate"} | ({"post_filter_layers", "post_filter_channels"} if adds_post_filter else set())
         differing = [f.name for f in dataclasses.fields(ours)
-                     if f.name != "sampling_rate" and getattr(theirs, f.name) != getattr(ours, f.name)]
+                     if f.name not in ignored and getattr(theirs, f.name) != getattr(ours, f.name)]
         if differing:
             detail = ", ".join(f"{name} {getattr(theirs, name)!r} (config: {getattr(ours, name)!r})"
                                for name in differing)
             raise ConfigError(f"{source}: its model does not have the training config's shape: {detail}")
         weight_normed = WaveGlow(ours)
-        weight_normed.load_state_dict(loaded.model.state_dict())
+        missing, unexpected = weight_normed.load_state_dict(loaded.model.state_dict(), strict=False)
+        if unexpected or any(not key.startswith("post_filter.") for key in missing):
+            raise ConfigError(f"{source}: tensors do not match the training config's model (missing: "
+                              f"{missing[:3]}, unexpected: {unexpected[:3]})")
         weight_normed.apply_weight_norm()
         self.model.load_state_dict(weight_normed.state_dict())
         if self.context.is_main:
