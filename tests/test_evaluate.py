@@ -9,8 +9,8 @@ from conftest import FIXTURES, GOLDEN
 from data.splits import is_held_out
 from waveglow.audio import load_wav
 from waveglow.cli import main
-from waveglow.evaluation import mcd, quality, wer
-from waveglow.evaluation.runner import ROWS, row_metrics
+from waveglow.evaluation import mcd, pitch, quality, wer
+from waveglow.evaluation.runner import AVERAGED_METRICS, ROWS, row_metrics, stft_distance
 
 LJ = FIXTURES / "ljspeech"
 GOLDEN_16_MEL = GOLDEN / "waveglow_nvidia_train_style.pt"
@@ -87,6 +87,90 @@ def test_silent_input_is_a_note_not_a_crash():
     assert scores["mcd_db"] == 0.0
 
 
+# ---- DNSMOS --------------------------------------------------------------------------------------------------------
+
+def test_dnsmos_rates_the_recording_above_white_noise(recording):
+    pytest.importorskip("speechmos")
+    audio, rate = recording
+    noise = (0.1 * np.random.default_rng(0).standard_normal(audio.shape)).clip(-1, 1).astype(np.float32)
+    speech, hiss = quality.dnsmos_scores(audio, rate), quality.dnsmos_scores(noise, rate)
+    assert set(speech) == {"dnsmos_p808", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"}
+    assert all(1.0 <= v <= 5.0 for v in speech.values())
+    assert speech["dnsmos_p808"] > hiss["dnsmos_p808"] + 0.5
+    assert speech["dnsmos_ovrl"] > hiss["dnsmos_ovrl"] + 0.5
+
+
+def test_missing_speechmos_is_a_note_not_a_crash(recording, monkeypatch):
+    audio, rate = recording
+    monkeypatch.setattr(quality, "_dnsmos_scorer", None)
+    monkeypatch.setitem(__import__("sys").modules, "speechmos", None)  # import speechmos -> ImportError
+    short = audio[:rate]
+    scores = row_metrics(short, short, rate, transcript=None, recognizer=None, reference_f0=np.zeros(5))
+    assert all(scores[k] is None for k in ("dnsmos_p808", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"))
+    assert any(note.startswith("dnsmos:") and "speechmos" in note for note in scores["notes"])
+    assert scores["pesq"] is not None and scores["mrstft"] == 0.0
+
+
+# ---- pitch ---------------------------------------------------------------------------------------------------------
+
+def harmonic_tone(f0_hz: np.ndarray, rate: int) -> np.ndarray:
+    """A 10-harmonic tone following the per-sample F0 contour f0_hz [T] (0 = silence), peak about 0.5."""
+    phase = 2 * np.pi * np.cumsum(f0_hz) / rate
+    tone = sum(np.sin(k * phase) / k for k in range(1, 11)) * (f0_hz > 0)
+    return (0.5 * tone / np.abs(tone).max()).astype(np.float32)
+
+
+def test_pitch_errors_count_voicing_disagreements_and_cents():
+    reference = np.array([0.0, 100.0, 200.0, 0.0, 110.0])
+    track = np.array([0.0, 200.0, 0.0, 100.0, 110.0, 300.0])  # cut to the reference's 5 frames
+    rmse, vuv = pitch.pitch_errors(reference, track)
+    assert vuv == pytest.approx(2 / 5)
+    assert rmse == pytest.approx(np.sqrt((1200.0 ** 2 + 0.0) / 2))
+    assert pitch.pitch_errors(np.zeros(3), np.array([0.0, 120.0, 0.0])) == (None, pytest.approx(1 / 3))
+
+
+def test_f0_of_a_clip_against_itself_is_exact_and_a_shift_is_measured_in_cents(recording):
+    audio, rate = recording
+    track = pitch.f0_track(audio, rate)
+    assert 0.3 < np.mean(track > 0) < 0.95 and 120 < np.median(track[track > 0]) < 320  # a female speaker
+    assert pitch.pitch_errors(track, pitch.f0_track(audio.copy(), rate)) == (0.0, 0.0)
+
+    t = np.arange(int(1.5 * rate)) / rate
+    contour = 180.0 * 2 ** (np.sin(2 * np.pi * 3 * t) / 12) * ((t < 0.6) | (t > 0.9))  # vibrato, one pause
+    shifted = pitch.f0_track(harmonic_tone(contour * 2 ** (200 / 1200), rate), rate)
+    rmse, vuv = pitch.pitch_errors(pitch.f0_track(harmonic_tone(contour, rate), rate), shifted)
+    assert rmse == pytest.approx(200.0, abs=20.0) and vuv < 0.05
+
+
+def test_random_phase_floor_is_seeded_and_loses_voicing_that_griffin_lim_keeps(recording):
+    import torch
+
+    from tts.griffin_lim import GriffinLimVocoder
+    from waveglow.audio import MelSpectrogram
+
+    audio, rate = recording
+    log_mel = MelSpectrogram()(torch.from_numpy(audio))
+    vocoder = GriffinLimVocoder(n_iter=32, seed=0)
+    floor = vocoder.random_phase_audio(log_mel)
+    assert floor.dtype == np.float32 and floor.shape == (log_mel.shape[1] * 256,)
+    np.testing.assert_array_equal(floor, vocoder.random_phase_audio(log_mel))  # seeded
+    floor, griffin_lim = floor[:len(audio)].clip(-1, 1), vocoder.mel_to_audio(log_mel)[:len(audio)].clip(-1, 1)
+    reference = pitch.f0_track(audio, rate)
+    floor_vuv = pitch.pitch_errors(reference, pitch.f0_track(floor, rate))[1]
+    griffin_lim_vuv = pitch.pitch_errors(reference, pitch.f0_track(griffin_lim, rate))[1]
+    assert floor_vuv > griffin_lim_vuv + 0.05
+
+
+def test_stft_distance_is_zero_for_identical_signals_and_band_limited_on_request(recording):
+    audio, rate = recording
+    assert stft_distance(audio, audio.copy(), rate, None) == 0.0
+    rng = np.random.default_rng(0)
+    hiss = np.fft.irfft(np.fft.rfft(rng.standard_normal(len(audio))) * (np.fft.rfftfreq(len(audio), 1 / rate) > 9000),
+                        len(audio))
+    noisy = (audio + 0.05 * hiss / np.abs(hiss).max()).astype(np.float32)  # noise above 9 kHz only
+    assert stft_distance(audio, noisy, rate, None) > 5 * stft_distance(audio, noisy, rate, 8000.0)
+
+
 # ---- the command ---------------------------------------------------------------------------------------------------
 
 def test_evaluate_command_scores_held_out_clips_only(tmp_path, monkeypatch, capsys):
@@ -109,17 +193,23 @@ def test_evaluate_command_scores_held_out_clips_only(tmp_path, monkeypatch, caps
     assert sorted(ids) == ["LJ002-0198", "LJ050-0030"] and sorted(loaded_ids) == sorted(ids)
     assert all(is_held_out(i) for i in loaded_ids)  # LJ001-0002 and LJ002-0020 are never evaluated
     assert results["settings"]["mel"]["n_mels"] == 16  # the model's mel, not the 80-band default
+    assert ROWS == ("waveglow", "griffin_lim", "real", "floor")
     for row in ROWS:
         summary = results["summary"][row]
-        for metric in ("pesq", "stoi", "mcd_db", "wer"):
+        for metric in AVERAGED_METRICS + ("wer",):
             assert np.isfinite(summary[metric]), (row, metric)
         for utterance in results["utterances"]:
             assert utterance["rows"][row]["notes"] == []
+    real = results["summary"]["real"]
+    assert real["f0_rmse_cents"] == real["vuv_error"] == real["mrstft"] == real["mrstft_0_8k"] == 0.0
+    assert real["dnsmos_p808"] > results["summary"]["floor"]["dnsmos_p808"]
+    assert results["summary"]["floor"]["bits_per_sample"] is None
+    assert {"dnsmos", "pitch", "mrstft", "floor"} <= set(results["settings"])
     assert np.isfinite(results["summary"]["waveglow"]["bits_per_sample"])
     assert results["summary"]["real"]["mcd_db"] == 0.0
     assert results["summary"]["griffin_lim"]["mcd_db"] > 0.0
     audio_seconds = sum(u["seconds"] for u in results["utterances"])
-    for row in ("waveglow", "griffin_lim"):  # real-time factor: synthesis time over audio time, summed over clips
+    for row in ("waveglow", "griffin_lim", "floor"):  # real-time factor: synthesis time over audio time, summed over clips
         times = [u["synthesis_seconds"][row] for u in results["utterances"]]
         assert all(t > 0 for t in times)
         assert results["summary"][row]["rtf"] == pytest.approx(sum(times) / audio_seconds)
@@ -127,7 +217,12 @@ def test_evaluate_command_scores_held_out_clips_only(tmp_path, monkeypatch, caps
     assert results["settings"]["torch_threads"] >= 1
     table = capsys.readouterr().out
     assert "| WaveGlow |" in table and "| Griffin-Lim |" in table and "| real recordings |" in table
-    assert "| RTF |" in table and "threads" in table
+    assert "| random-phase floor |" in table
+    header = next(line for line in table.splitlines() if line.startswith("| system |"))
+    for column in ("P.808", "SIG", "BAK", "OVRL", "F0 RMSE c", "V/UV err", "MR-STFT", "MR-STFT 0-8k", "PESQ (WB)",
+                   "WER %", "bits/sample", "RTF"):
+        assert f"| {column} |" in header, column
+    assert "threads" in table
 
 
 def test_evaluate_command_without_held_out_clips_exits_2(tmp_path, capsys):

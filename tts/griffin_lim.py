@@ -71,17 +71,33 @@ class GriffinLimVocoder:
         """Log-mel [n_mels, F] (numpy or torch) -> float32 audio [F * hop_length], the length WaveGlow gives."""
         import librosa
 
-        if hasattr(log_mel, "detach"):  # a torch tensor
-            log_mel = log_mel.detach().cpu().float().numpy()
-        magnitude = self.mel_to_magnitude(log_mel)
-        n_frames = magnitude.shape[1]
+        magnitude = self.mel_to_magnitude(_as_numpy(log_mel))
         # Centred frames: F frames come from (F - 1) * hop samples; pad to F * hop like WaveGlow's output.
         audio = librosa.griffinlim(magnitude, n_iter=self.n_iter, hop_length=self.hop_length,
                                    win_length=self.n_fft, n_fft=self.n_fft, window="hann", center=True,
                                    momentum=self.momentum, init="random",
                                    random_state=np.random.default_rng(self.seed),
-                                   length=(n_frames - 1) * self.hop_length)
+                                   length=(magnitude.shape[1] - 1) * self.hop_length)
         return np.pad(audio, (0, self.hop_length)).astype(np.float32)
+
+    def random_phase_audio(self, log_mel) -> np.ndarray:
+        """The mel's envelope with random phase, the evaluation floor: log-mel [n_mels, F] (numpy or torch) ->
+        float32 audio [F * hop_length]. The magnitude of `mel_to_magnitude` (what Griffin-Lim starts from) with
+        phases drawn uniformly in [0, 2 pi) (seeded by `seed`), one inverse STFT, no phase iterations."""
+        import librosa
+
+        magnitude = self.mel_to_magnitude(_as_numpy(log_mel))
+        phase = np.random.default_rng(self.seed).uniform(0.0, 2.0 * np.pi, size=magnitude.shape)
+        audio = librosa.istft(magnitude * np.exp(1j * phase), hop_length=self.hop_length, win_length=self.n_fft,
+                              n_fft=self.n_fft, window="hann", center=True,
+                              length=(magnitude.shape[1] - 1) * self.hop_length)
+        return np.pad(audio, (0, self.hop_length)).astype(np.float32)
+
+
+def _as_numpy(log_mel) -> np.ndarray:
+    if hasattr(log_mel, "detach"):  # a torch tensor
+        return log_mel.detach().cpu().float().numpy()
+    return log_mel
 
 
 def nonnegative_least_squares(basis: np.ndarray, target: np.ndarray, n_iter: int = 50) -> np.ndarray:

@@ -1,14 +1,18 @@
 """`waveglow evaluate --checkpoint CKPT --data DATA`: copy-synthesis quality of a WaveGlow on the held-out clips.
 
-Rows: WaveGlow resynthesis, Griffin-Lim from the same mel (baseline), the recordings themselves (reference).
-Columns: PESQ-WB, STOI, MCD (dB), PocketSphinx WER (%), held-out bits per sample (WaveGlow only).
-See waveglow.evaluation.runner for the definitions; needs `pip install waveglow-toolkit[eval]`.
+Rows: WaveGlow resynthesis, Griffin-Lim from the same mel (baseline), the recordings themselves (reference), and
+the random-phase floor (the mel's envelope with random phase).
+Columns: DNSMOS P.808 and P.835 SIG/BAK/OVRL, F0 RMSE (cents) and V/UV error, MR-STFT distance full band and
+0-8 kHz, PESQ-WB, STOI, MCD (dB), PocketSphinx WER (%), held-out bits per sample (WaveGlow only), RTF.
+See waveglow.evaluation.runner for the definitions; needs `pip install waveglow-toolkit[eval]` (pesq and pystoi are
+required; without speechmos / onnxruntime the DNSMOS columns are empty, with a note).
 """
 from __future__ import annotations
 
 import json
 
-HELP = "PESQ / STOI / MCD / WER / bits-per-sample of WaveGlow copy-synthesis on held-out clips, vs Griffin-Lim"
+HELP = ("DNSMOS / F0 / V-UV / MR-STFT / PESQ / STOI / MCD / WER / bits-per-sample of WaveGlow copy-synthesis on "
+        "held-out clips, vs Griffin-Lim, the recordings and the random-phase floor")
 
 
 def add_arguments(parser) -> None:
