@@ -131,12 +131,13 @@ def test_pitch_errors_count_voicing_disagreements_and_cents():
 
 def test_f0_of_a_clip_against_itself_is_exact_and_a_shift_is_measured_in_cents(recording):
     audio, rate = recording
+    audio = audio[:2 * rate]  # pYIN costs about 1 s per second of audio on a loaded core
     track = pitch.f0_track(audio, rate)
     assert 0.3 < np.mean(track > 0) < 0.95 and 120 < np.median(track[track > 0]) < 320  # a female speaker
     assert pitch.pitch_errors(track, pitch.f0_track(audio.copy(), rate)) == (0.0, 0.0)
 
-    t = np.arange(int(1.5 * rate)) / rate
-    contour = 180.0 * 2 ** (np.sin(2 * np.pi * 3 * t) / 12) * ((t < 0.6) | (t > 0.9))  # vibrato, one pause
+    t = np.arange(rate) / rate
+    contour = 180.0 * 2 ** (np.sin(2 * np.pi * 3 * t) / 12) * ((t < 0.4) | (t > 0.6))  # vibrato, one pause
     shifted = pitch.f0_track(harmonic_tone(contour * 2 ** (200 / 1200), rate), rate)
     rmse, vuv = pitch.pitch_errors(pitch.f0_track(harmonic_tone(contour, rate), rate), shifted)
     assert rmse == pytest.approx(200.0, abs=20.0) and vuv < 0.05
@@ -149,6 +150,7 @@ def test_random_phase_floor_is_seeded_and_loses_voicing_that_griffin_lim_keeps(r
     from waveglow.audio import MelSpectrogram
 
     audio, rate = recording
+    audio = audio[:3 * rate]
     log_mel = MelSpectrogram()(torch.from_numpy(audio))
     vocoder = GriffinLimVocoder(n_iter=32, seed=0)
     floor = vocoder.random_phase_audio(log_mel)
@@ -194,12 +196,17 @@ def test_evaluate_command_scores_held_out_clips_only(tmp_path, monkeypatch, caps
     assert all(is_held_out(i) for i in loaded_ids)  # LJ001-0002 and LJ002-0020 are never evaluated
     assert results["settings"]["mel"]["n_mels"] == 16  # the model's mel, not the 80-band default
     assert ROWS == ("waveglow", "griffin_lim", "real", "floor")
+    no_common_voicing = "f0_rmse_cents: no frame voiced in both the recording and this row"
     for row in ROWS:
         summary = results["summary"][row]
         for metric in AVERAGED_METRICS + ("wer",):
-            assert np.isfinite(summary[metric]), (row, metric)
+            # a 16-band mel leaves the vocoded rows unvoiced to pYIN: F0 RMSE has no frames and says so
+            if metric != "f0_rmse_cents" or summary[metric] is not None:
+                assert np.isfinite(summary[metric]), (row, metric)
         for utterance in results["utterances"]:
-            assert utterance["rows"][row]["notes"] == []
+            notes = utterance["rows"][row]["notes"]
+            assert all(note == no_common_voicing for note in notes), notes
+            assert (utterance["rows"][row]["f0_rmse_cents"] is None) == bool(notes)
     real = results["summary"]["real"]
     assert real["f0_rmse_cents"] == real["vuv_error"] == real["mrstft"] == real["mrstft_0_8k"] == 0.0
     assert real["dnsmos_p808"] > results["summary"]["floor"]["dnsmos_p808"]

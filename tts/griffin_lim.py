@@ -4,6 +4,9 @@
       -> exp                                            -> linear mel magnitudes
       -> non-negative least squares against the filterbank -> linear STFT magnitudes [n_fft // 2 + 1, F]
       -> Griffin-Lim phase reconstruction (librosa, Hann window, centred frames)  -> audio [F * hop] float32
+
+`random_phase_audio` stops after the magnitude step (uniform random phase, one inverse STFT): the floor row of
+`waveglow evaluate`, what a vocoder that learnt the envelope and no phase sounds like.
 """
 from __future__ import annotations
 
