@@ -37,16 +37,17 @@ def spread(items: list, points: int) -> list:
 
 
 def cpu_minutes(log: Path | None, run: Path, when: float) -> float | None:
-    """CPU minutes the run's process had used at unix time `when`, from the logger's last line before it."""
+    """CPU minutes the run's processes had used by unix time `when` (a resumed run has several, one after the
+    other): per process its last logged value before `when`, summed."""
     if log is None or not log.is_file():
         return None
-    best = None
+    last: dict[str, float] = {}
     for line in log.read_text().splitlines():
         parts = line.split()
         if len(parts) == 4 and Path(parts[2]).resolve() == run.resolve() and float(parts[0]) <= when:
             if float(parts[3]) > 0:
-                best = float(parts[3]) / 60
-    return best
+                last[parts[1]] = float(parts[3])
+    return sum(last.values()) / 60 if last else None
 
 
 def score(checkpoint: Path, utterances, wer: bool) -> dict:
