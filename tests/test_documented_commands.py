@@ -303,7 +303,7 @@ def parsed(command: str, monkeypatch, capsys) -> dict[tuple[str, ...], set[str]]
     return result
 
 
-def test_id(command: str) -> str:
+def param_id(command: str) -> str:
     return re.sub(r"[^\w./=-]+", "_", command)[:70]
 
 
@@ -340,7 +340,7 @@ def test_the_flag_check_catches_a_renamed_flag_and_a_moved_script(monkeypatch, c
         parsed("python benchmarks/gone.py --quick", monkeypatch, capsys)
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c in LISTED], ids=test_id)
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c in LISTED], ids=param_id)
 def test_listed_command_still_parses(command, monkeypatch, capsys, pytestconfig):
     assert LISTED[command]
     words = tokens(command)
@@ -357,7 +357,7 @@ def test_listed_command_still_parses(command, monkeypatch, capsys, pytestconfig)
         assert parsed(command, monkeypatch, capsys)
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c in QUICK], ids=test_id)
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c in QUICK], ids=param_id)
 def test_documented_command_runs_in_a_quick_form(command, quick_workspace, monkeypatch, capsys):
     quick = QUICK[command]
     documented = parsed(command, monkeypatch, capsys)
