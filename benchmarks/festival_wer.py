@@ -14,6 +14,7 @@ punctuation other than in-word apostrophes. The reference is LJSpeech's normalis
     .venv/bin/python benchmarks/festival_wer.py                      # 10 held-out LJ050 sentences
     .venv/bin/python benchmarks/festival_wer.py --checkpoint runs/wg/ --save-dir /tmp/wer_wavs -v
     .venv/bin/python benchmarks/festival_wer.py --checkpoint runs/a runs/b --ids LJ050-{0029..0058}   # A/B
+    .venv/bin/python benchmarks/festival_wer.py --quick              # smoke run: 1 sentence, 4 Griffin-Lim iterations
 
 Needs: apt-get install festival festvox-us-slt-hts; pip install pocketsphinx.
 """
@@ -106,7 +107,8 @@ def label(checkpoint: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ids", nargs="+", default=DEFAULT_IDS, help="LJSpeech ids (default LJ050-0029..0038)")
+    parser.add_argument("--ids", nargs="+", default=None,
+                        help="LJSpeech ids (default LJ050-0029..0038; --quick: LJ050-0030)")
     parser.add_argument("--transcripts", type=Path, default=DATA / "all_transcripts.csv")
     parser.add_argument("--wavs-dir", type=Path, default=DATA / "wavs",
                         help="recordings <id>.flac / .wav for the LJSpeech rows (skipped where absent)")
@@ -116,10 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sigma", type=float, default=0.666)
     parser.add_argument("--denoise", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--griffin-lim-iters", type=int, default=60)
+    parser.add_argument("--griffin-lim-iters", type=int, default=None, help="(default 60; --quick 4)")
     parser.add_argument("--save-dir", type=Path, help="also write every synthesised clip here")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each hypothesis")
+    parser.add_argument("--quick", action="store_true", help="smoke run (seconds): one sentence, 4 Griffin-Lim "
+                        "iterations")
     args = parser.parse_args(argv)
+    if args.ids is None:
+        args.ids = ["LJ050-0030"] if args.quick else DEFAULT_IDS
+    if args.griffin_lim_iters is None:
+        args.griffin_lim_iters = 4 if args.quick else 60
     torch.set_num_threads(1)
 
     transcripts = load_transcripts(args.transcripts, args.ids)

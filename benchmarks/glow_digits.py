@@ -1,7 +1,7 @@
 """Glow on sklearn digits: permutation x coupling, shallow vs deep, against simple baselines (test bits/dim).
 
     .venv/bin/python benchmarks/glow_digits.py                 # the full comparison, ~10 CPU minutes on 1 thread
-    .venv/bin/python benchmarks/glow_digits.py --quick         # smoke run: 1 seed, few steps (~1 minute)
+    .venv/bin/python benchmarks/glow_digits.py --quick         # smoke run of the same code: tiny models, seconds
 
 Every run trains the same architecture (L levels, K steps, hidden width, logit pre-processing) for a fixed number
 of optimiser steps from its seed (which also draws the initial rotations / shuffles), then scores the fixed
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from data.images import load_digits, to_unit  # noqa: E402
 from waveglow.glow import COUPLINGS, PERMUTATIONS, Glow, GlowConfig  # noqa: E402
-from waveglow.glow.atomic import atomic_write_bytes  # noqa: E402
+from waveglow.atomic import atomic_write_bytes  # noqa: E402
 from waveglow.glow.baselines import categorical_bpd, gaussian_bpd, uniform_bpd  # noqa: E402
 from waveglow.glow.checkpoint import save_glow  # noqa: E402
 from waveglow.glow.image_grid import save_grid  # noqa: E402
@@ -36,7 +36,8 @@ from waveglow.glow.training import evaluate_bpd, train_glow  # noqa: E402
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="1 seed, 60 steps, conv1x1/reverse only: a smoke run")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run (seconds): 1 seed, 4 steps, K=2 (shallow 1), hidden 8, reverse/conv1x1 only")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=250, help="optimiser steps per run")
     p.add_argument("--batch-size", type=int, default=128)
@@ -53,9 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--save-best", default=None, help="also save the best model as a checkpoint directory here")
     args = p.parse_args(argv)
     if args.quick:
-        args.seeds, args.steps = 1, 60
+        args.seeds, args.steps, args.batch_size = 1, 4, 32
+        args.depth, args.shallow_depth, args.hidden = 2, 1, 8
         args.permutations = [q for q in args.permutations if q in ("reverse", "conv1x1")] or args.permutations
-        args.couplings = ["affine"]
     return args
 
 

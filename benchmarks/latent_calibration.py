@@ -1,6 +1,7 @@
 """Is a trained WaveGlow's output level a bug or under-fitting? Its latents on held-out recordings, and its samples.
 
     python benchmarks/latent_calibration.py --checkpoint RUN --data ljspeech-sample [--clips 3]
+    python benchmarks/latent_calibration.py --checkpoint RUN --data ljspeech-sample --quick   # 1 clip, first 1 s
 
 Per held-out clip (the model's own mel of the recording):
   z RMS            root mean square of the forward latent z = f(audio | mel), overall and over the grouped steps
@@ -37,9 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="training run, checkpoint or exported model")
     parser.add_argument("--data", required=True, help="LJSpeech-layout directory (held-out clips are used)")
-    parser.add_argument("--clips", type=int, default=3)
+    parser.add_argument("--clips", type=int, default=None, help="held-out clips (default 3; --quick 1)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="smoke run (seconds): 1 clip, its first second only")
     args = parser.parse_args(argv)
+    if args.clips is None:
+        args.clips = 1 if args.quick else 3
     torch.set_num_threads(args.threads)
 
     loaded = load_for_scoring(args.checkpoint)
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for item in held.items:
         n = item.audio.shape[0] // hop * hop
+        if args.quick:
+            n = min(n, model.config.sampling_rate // hop * hop)
         audio, mel = item.audio[:n], item.mel[:, : n // hop].unsqueeze(0)
         with torch.no_grad():
             z, _ = model(audio.unsqueeze(0), mel)

@@ -9,6 +9,7 @@
     .venv/bin/python benchmarks/train_throughput.py --configs small --threads 2 --adam-only
                                                    # Adam's step: per-tensor loop vs foreach vs fused kernel,
                                                    # and the weight average's update (train.ema_decay)
+    .venv/bin/python benchmarks/train_throughput.py --quick         # smoke run of the same code: seconds
 
 Each row runs in a fresh subprocess (so peak memory is that row's alone):
   1. build the model under weight norm + Adam, take one tiny step (1 x 2048 samples) so gradients and Adam
@@ -37,8 +38,22 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 CONFIGS = {"official": REPO / "configs" / "waveglow_ljspeech.json", "small": REPO / "configs" / "waveglow_small.json"}
 TARGET_SAMPLES = 24 * 16000  # NVIDIA's batch 24 (paper) x 16000-sample segments
+QUICK_WN = {"n_layers": 2, "n_channels": 16}  # --quick: every config's WN shrunk to this (same code otherwise)
+
+
+def model_config(config: str, n_flows: int | None = None, quick: bool = False):
+    """The WaveGlowConfig of `config` (n_flows overridden when given; quick: a tiny WN)."""
+    import dataclasses
+
+    from waveglow.training import TrainingConfig
+
+    model = TrainingConfig.from_json(CONFIGS[config]).model
+    if n_flows is not None:
+        model = dataclasses.replace(model, n_flows=n_flows)
+    return dataclasses.replace(model, **QUICK_WN) if quick else model
 
 
 def _current_rss_bytes() -> int:
@@ -49,19 +64,16 @@ def _current_rss_bytes() -> int:
 
 def measure(row: dict) -> dict:
     """Run one row in this process; returns its numbers."""
-    import dataclasses
-
     import torch
 
     from waveglow.model import WaveGlow
-    from waveglow.training import TrainingConfig, WaveGlowForTraining
+    from waveglow.training import WaveGlowForTraining
     from waveglow.training.precision import Precision
     from waveglow.training.trainer import adam_kernel
 
     torch.set_num_threads(row["threads"])
     device = torch.device(row["device"])
-    config = TrainingConfig.from_json(CONFIGS[row["config"]])
-    model_config = dataclasses.replace(config.model, n_flows=row["n_flows"])
+    model_config = model_config_of(row)
     torch.manual_seed(0)
     model = WaveGlow(model_config).apply_weight_norm().to(device)
     forward = WaveGlowForTraining(model, row["memory_efficient"])
@@ -125,7 +137,12 @@ def measure(row: dict) -> dict:
             "estimate_target_2micro_bytes": 16 * params + activation * TARGET_SAMPLES / 2 / samples}
 
 
-def adam_kernels(config: str, threads: int, device: str, repeats: int = 5, steps: int = 10) -> dict:
+def model_config_of(row: dict):
+    return model_config(row["config"], row["n_flows"], row.get("quick", False))
+
+
+def adam_kernels(config: str, threads: int, device: str, repeats: int = 5, steps: int = 10,
+                 quick: bool = False) -> dict:
     """Milliseconds per Adam step on `config`'s parameters (weight-norm form, random gradients) for torch's
     per-tensor loop, its foreach variant and the fused kernel the trainer uses, and per update of the trainer's
     weight average; interleaved, median of `repeats`."""
@@ -134,12 +151,11 @@ def adam_kernels(config: str, threads: int, device: str, repeats: int = 5, steps
     import torch
 
     from waveglow.model import WaveGlow
-    from waveglow.training import TrainingConfig
     from waveglow.training.averaging import WeightAverage
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = WaveGlow(TrainingConfig.from_json(CONFIGS[config]).model).apply_weight_norm().to(device)
+    model = WaveGlow(model_config(config, quick=quick)).apply_weight_norm().to(device)
     params = list(model.parameters())
     for p in params:
         p.grad = torch.randn_like(p)
@@ -179,7 +195,7 @@ def print_adam_table(config: str, result: dict) -> None:
 
 def default_rows(args) -> list[dict]:
     common = dict(device=args.device, threads=args.threads, batch=args.batch, segment=args.segment,
-                  steps=args.steps)
+                  steps=args.steps, quick=args.quick)
     rows = []
     for name in args.configs:
         flows = args.flows if name == "official" else [None]
@@ -227,11 +243,16 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per row (CPU)")
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--segment", type=int, default=8000, help="audio samples per item")
-    parser.add_argument("--steps", type=int, default=2, help="timed steps per row (fastest reported)")
-    parser.add_argument("--configs", nargs="+", default=["official", "small"], choices=sorted(CONFIGS))
-    parser.add_argument("--flows", nargs="+", type=int, default=[4, 8, 12],
-                        help="n_flows values for the official config (activation growth with depth)")
+    parser.add_argument("--segment", type=int, default=None, help="audio samples per item (8000; --quick 2048)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per row, fastest reported (2; --quick 1)")
+    parser.add_argument("--configs", nargs="+", default=None, choices=sorted(CONFIGS),
+                        help="(default: official small; --quick: small)")
+    parser.add_argument("--flows", nargs="+", type=int, default=None,
+                        help="n_flows values for the official config, activation growth with depth (4 8 12; "
+                             "--quick: 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run (seconds): every config's WN shrunk to 2 layers x 16 channels, one step "
+                             "of 1 x 2048 samples, Adam timed once")
     parser.add_argument("--memory-efficient-only", action="store_true",
                         help="only the per-flow-checkpointing rows (the target size, e.g. --batch 24 --segment "
                              "16000, needs ~40 GB without it)")
@@ -242,12 +263,18 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    defaults = {"segment": (8000, 2048), "steps": (2, 1), "configs": (["official", "small"], ["small"]),
+                "flows": ([4, 8, 12], [2])}
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     if args.worker:
         print(json.dumps(measure(json.loads(args.worker))))
         return 0
     if args.adam_only:
         for name in args.configs:
-            print_adam_table(name, adam_kernels(name, args.threads, args.device))
+            timing = {"repeats": 1, "steps": 1} if args.quick else {}
+            print_adam_table(name, adam_kernels(name, args.threads, args.device, quick=args.quick, **timing))
         return 0
     results = []
     for row in default_rows(args):

@@ -2,6 +2,7 @@
 
     python benchmarks/vocode_long_form.py                          # golden weights: overlap table + 60 s memory
     python benchmarks/vocode_long_form.py --model nvidia-size --seconds 60 --skip-full   # NVIDIA's 87.7M config
+    python benchmarks/vocode_long_form.py --quick                  # smoke run of the same code: seconds
 
 Table 1 (overlap): max |chunked - full| over a real LJSpeech mel (tests/fixtures/ljspeech, LJ001-0002) against
 the context frames given to each chunk, with the latent drawn once and sliced.
@@ -41,11 +42,15 @@ CLIPS = sorted((ROOT / "tests" / "fixtures" / "ljspeech" / "wavs").glob("*.flac"
 SIGMA = 0.666
 
 
-def build_model(kind: str) -> WaveGlow:
+# --quick: nvidia-size shrunk to 4 flows and a WN of 2 x 16 (80 mels kept), same code otherwise.
+QUICK_CONFIG = dict(n_flows=4, n_early_every=2, n_layers=2, n_channels=16)
+
+
+def build_model(kind: str, quick: bool = False) -> WaveGlow:
     if kind == "golden":
         return WaveGlow.from_pretrained(GOLDEN).eval()
     torch.manual_seed(0)
-    model = WaveGlow(WaveGlowConfig()).eval()
+    model = WaveGlow(WaveGlowConfig(**QUICK_CONFIG) if quick else WaveGlowConfig()).eval()
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for coupling in model.couplings:  # NVIDIA zero-inits `end`: perturb it so every coupling acts
@@ -120,7 +125,7 @@ class PeakRss:
 def measure(args) -> None:
     """Child process: one mode, prints a JSON line, saves the audio for the parent to compare."""
     torch.set_num_threads(args.threads)
-    model = build_model(args.model)
+    model = build_model(args.model, args.quick)
     mel = real_mel(model.config.n_mel_channels, args.seconds)
     steps = mel.shape[2] * model.config.hop_length // model.config.n_group
     z = model.draw_latent(1, steps, torch.Generator().manual_seed(0))
@@ -145,6 +150,7 @@ def memory_table(args) -> list[dict]:
             out = Path(tmp) / f"{mode}.npy"
             cmd = [sys.executable, __file__, "--measure", mode, "--model", args.model, "--seconds", str(args.seconds),
                    "--chunk-frames", str(args.chunk_frames), "--threads", str(args.threads), "--audio-out", str(out)]
+            cmd += ["--quick"] if args.quick else []
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             audio[mode] = np.load(out)
@@ -158,31 +164,41 @@ def memory_table(args) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=("golden", "nvidia-size"), default="golden")
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of the mel for the memory table")
-    parser.add_argument("--chunk-frames", type=int, default=512)
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="length of the mel for the memory table (default 60; --quick 3)")
+    parser.add_argument("--chunk-frames", type=int, default=None, help="(default 512; --quick 64)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-full", action="store_true", help="memory table: chunked only (full is slow/large)")
     parser.add_argument("--skip-overlap", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--overlap-seconds", type=float, default=None,
                         help="mel length for the overlap table (default: LJ001-0002, 1.9 s)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run (seconds): 3 s memory table, fewer overlaps, nvidia-size shrunk to 4 flows of "
+                             "WN 2 x 16")
     parser.add_argument("--measure", choices=("full", "chunked"), help=argparse.SUPPRESS)
     parser.add_argument("--audio-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.seconds is None:
+        args.seconds = 3.0 if args.quick else 60.0
+    if args.chunk_frames is None:
+        args.chunk_frames = 64 if args.quick else 512
     if args.measure:
         measure(args)
         return 0
     torch.set_num_threads(args.threads)
-    model = build_model(args.model)
+    model = build_model(args.model, args.quick)
     field = receptive_field(model.config)
     print(f"model: {args.model} ({model.num_parameters():,} parameters); receptive field: "
           f"{field.left_frames} frames left, {field.right_frames} right")
     if not args.skip_overlap:
         if args.model == "golden":
-            overlaps = [0, 1, 2, 3, 4, 5, 6, 8, (4, 0), (3, 1)]
-            chunks = [8, 32]
+            overlaps = [0, 4, (4, 0), (3, 1)] if args.quick else [0, 1, 2, 3, 4, 5, 6, 8, (4, 0), (3, 1)]
+            chunks = [8] if args.quick else [8, 32]
         else:
             overlaps = [0, 8, 16, 32, 48, 64, 80, 96, (field.left_frames, field.right_frames)]
+            if args.quick:
+                overlaps = [0, (field.left_frames, field.right_frames)]
             chunks = [64]
         print("\noverlap table: max |chunked - full| (float32), chunk = kept frames, overlap = context frames per "
               "side or (left, right)")

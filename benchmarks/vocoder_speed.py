@@ -8,6 +8,7 @@ measured per row in a fresh subprocess (peak RSS of the run above the RSS before
     python benchmarks/vocoder_speed.py                       # 1 s, 10 s, 60 s; fp32 and bf16; 2 threads
     python benchmarks/vocoder_speed.py --durations 10 --repeats 5 --no-memory
     python benchmarks/vocoder_speed.py --golden              # bf16 SNR with the golden-parity weights too
+    python benchmarks/vocoder_speed.py --quick               # smoke run of the same code (tiny model): seconds
 
 Columns: GFLOP/s = samples/s x flops_per_sample (20.3 M officially); after the table, this machine's fp32 and bf16
 matmul speed and the real-time factor it would allow, i.e. what bounds the CPU rows.
@@ -44,11 +45,15 @@ SAMPLING_RATE = 22050
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden"
 
 
-def official_model(seed: int = 0) -> WaveGlow:
-    """NVIDIA's LJSpeech architecture; weights seeded, the zero-initialised `end` convs made small but non-zero so
-    every coupling really transforms (NVIDIA's init would make them identities)."""
+# --quick: a tiny WaveGlow (80 mels, 4 flows, WN 2 x 16) in place of the official config, same code otherwise.
+QUICK_CONFIG = dict(n_flows=4, n_group=8, n_early_every=2, n_early_size=2, n_layers=2, n_channels=16)
+
+
+def official_model(seed: int = 0, quick: bool = False) -> WaveGlow:
+    """NVIDIA's LJSpeech architecture (quick: QUICK_CONFIG); weights seeded, the zero-initialised `end` convs made
+    small but non-zero so every coupling really transforms (NVIDIA's init would make them identities)."""
     torch.manual_seed(seed)
-    model = WaveGlow(WaveGlowConfig()).eval()
+    model = WaveGlow(WaveGlowConfig(**QUICK_CONFIG) if quick else WaveGlowConfig()).eval()
     with torch.no_grad():
         for coupling in model.couplings:
             coupling.net.end.weight.normal_(0, 0.02)
@@ -64,8 +69,8 @@ def inputs(model: WaveGlow, seconds: float, batch: int = 1, seed: int = 0):
     return mel, z
 
 
-def runners(model: WaveGlow, seconds: float, chunk_frames: int):
-    """name -> function(mel, z) -> audio, for the CPU rows of this duration."""
+def runners(model: WaveGlow, seconds: float, chunk_frames: int, chunked_from: float = 30):
+    """name -> function(mel, z) -> audio, for the CPU rows of this duration (chunked rows from `chunked_from` s)."""
     ref = ReferenceWaveGlow(model)
     rows = {
         "reference fp32": lambda mel, z: ref.infer(mel, 0.666, z),
@@ -85,7 +90,7 @@ def runners(model: WaveGlow, seconds: float, chunk_frames: int):
     # ablation: the WN over the whole sequence at once, as before the time-tiled wavefront (WN.forward_tiled)
     rows["ours fp32 untiled"] = untiled("fp32")
     rows["ours bf16 untiled"] = untiled("bf16")
-    if seconds >= 30:
+    if seconds >= chunked_from:
         from waveglow.long_form import infer_chunked
 
         def chunked(precision):
@@ -131,9 +136,9 @@ def matmul_peak_gflops(dtype: torch.dtype, n: int = 4096, repeats: int = 3) -> f
     return 2 * n ** 3 / best / 1e9
 
 
-def time_rows(model, seconds, repeats, chunk_frames, only=None):
+def time_rows(model, seconds, repeats, chunk_frames, only=None, chunked_from: float = 30):
     mel, z = inputs(model, seconds)
-    rows = runners(model, seconds, chunk_frames)
+    rows = runners(model, seconds, chunk_frames, chunked_from)
     if only:
         rows = {k: v for k, v in rows.items() if k in only}
     outputs, times = {}, {name: [] for name in rows}
@@ -159,10 +164,10 @@ def time_rows(model, seconds, repeats, chunk_frames, only=None):
     return results
 
 
-def peak_memory_mb(row: str, seconds: float, threads: int, chunk_frames: int) -> float:
+def peak_memory_mb(row: str, seconds: float, threads: int, chunk_frames: int, quick: bool = False) -> float:
     """Run one row in a fresh process; return its peak RSS above the built model, in MB."""
     cmd = [sys.executable, __file__, "--_memory-row", row, "--durations", str(seconds), "--threads", str(threads),
-           "--chunk-frames", str(chunk_frames)]
+           "--chunk-frames", str(chunk_frames)] + (["--quick"] if quick else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -172,12 +177,12 @@ def _status_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
-def _memory_row(row: str, seconds: float, chunk_frames: int) -> None:
+def _memory_row(row: str, seconds: float, chunk_frames: int, quick: bool = False) -> None:
     """Peak RSS of one run above the RSS just before it. The high-water mark (VmHWM) is reset first through
     /proc/self/clear_refs, so transients of building the model do not hide the run's own peak (Linux only)."""
-    model = official_model()
+    model = official_model(quick=quick)
     mel, z = inputs(model, seconds)
-    run = runners(model, seconds, chunk_frames)[row]
+    run = runners(model, seconds, chunk_frames, QUICK_CHUNKED_FROM if quick else 30)[row]
     run(mel[..., :2], z[..., : 2 * model.config.hop_length // model.config.n_group])  # caches: W^-1, bf16 weights
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
@@ -196,9 +201,9 @@ def golden_bf16_snr() -> float:
     return snr_db(model.infer(mel, 0.6, z), model.infer(mel, 0.6, z, precision="bf16"))
 
 
-def gpu_rows(seconds: float, repeats: int):
+def gpu_rows(seconds: float, repeats: int, quick: bool = False):
     """fp16 / bf16 (WN only) at batch 1 and 8 on CUDA: samples/s of audio produced."""
-    model = official_model().cuda()
+    model = official_model(quick=quick).cuda()
     results = []
     for batch in (1, 8):
         mel, z = inputs(model, seconds, batch)
@@ -219,10 +224,18 @@ def gpu_rows(seconds: float, repeats: int):
     return results
 
 
-def main() -> int:
+QUICK_CHUNKED_FROM = 0.2  # --quick: chunked rows from 0.2 s of audio (else 30 s)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--durations", type=float, nargs="+", default=[1, 10, 60])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (60 s rows: 1)")
+    parser.add_argument("--durations", type=float, nargs="+", default=None, help="seconds of audio (1 10 60; "
+                        "--quick: 0.05 0.2)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per row (60 s rows: 1; default 3, "
+                        "--quick 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run (seconds): tiny model, 256^2 matmuls, chunks of 8 frames from 0.2 s, "
+                             "peak memory of the first row of each duration only")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--chunk-frames", type=int, default=2048, help="chunk length for the chunked rows")
     parser.add_argument("--no-memory", action="store_true", help="skip the per-row peak-memory subprocesses")
@@ -230,24 +243,33 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--_memory-row", dest="memory_row", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.durations is None:
+        args.durations = [0.05, 0.2] if args.quick else [1, 10, 60]
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    if args.quick and args.chunk_frames == 2048:
+        args.chunk_frames = 8
+    chunked_from = QUICK_CHUNKED_FROM if args.quick else 30
     torch.set_num_threads(args.threads)
     if args.memory_row:
-        _memory_row(args.memory_row, args.durations[0], args.chunk_frames)
+        _memory_row(args.memory_row, args.durations[0], args.chunk_frames, args.quick)
         return 0
 
-    print(f"torch {torch.__version__}, {args.threads} threads, official config, CPU "
-          f"(load average at start: {os.getloadavg()[0]:.2f})")
+    print(f"torch {torch.__version__}, {args.threads} threads, {'QUICK tiny' if args.quick else 'official'} "
+          f"config, CPU (load average at start: {os.getloadavg()[0]:.2f})")
     results = []
-    model = official_model()
+    model = official_model(quick=args.quick)
     for seconds in args.durations:
-        results += time_rows(model, seconds, 1 if seconds >= 30 else args.repeats, args.chunk_frames, args.only)
+        results += time_rows(model, seconds, 1 if seconds >= 30 else args.repeats, args.chunk_frames, args.only,
+                             chunked_from)
         if not args.no_memory:
-            for r in results:
-                if r["seconds"] == seconds:
-                    r["peak_mb_above_model"] = peak_memory_mb(r["row"], seconds, args.threads, args.chunk_frames)
+            rows = [r for r in results if r["seconds"] == seconds]
+            for r in rows[:1] if args.quick else rows:
+                r["peak_mb_above_model"] = peak_memory_mb(r["row"], seconds, args.threads, args.chunk_frames,
+                                                          args.quick)
     if torch.cuda.is_available():
-        results += gpu_rows(10, args.repeats)
+        results += gpu_rows(1 if args.quick else 10, args.repeats, args.quick)
 
     ref_speed = {r["seconds"]: r["samples_per_s"] for r in results if r["row"] == "reference fp32"}
     flops = flops_per_sample(model.config)
@@ -267,8 +289,8 @@ def main() -> int:
     print(f"\n{flops / 1e6:.1f} MFLOP per audio sample: real time ({SAMPLING_RATE} samples/s) needs "
           f"{flops * SAMPLING_RATE / 1e9:.0f} GFLOP/s.")
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        peak = matmul_peak_gflops(dtype)
-        print(f"{name} 4096^3 matmul on {args.threads} threads: {peak:.0f} GFLOP/s -> at most "
+        peak = matmul_peak_gflops(dtype, 256 if args.quick else 4096)
+        print(f"{name} {256 if args.quick else 4096}^3 matmul on {args.threads} threads: {peak:.0f} GFLOP/s -> at most "
               f"{peak * 1e9 / flops:,.0f} samples/s (RTF {flops * SAMPLING_RATE / 1e9 / peak:.2f}) if every FLOP "
               f"ran at that speed")
     if args.golden:

@@ -1,6 +1,7 @@
 """Package a trained run as the toolkit's built-in voice (waveglow/assets/waveglow_default by default).
 
     python scripts/ship_voice.py --run RUN_DIR --data ../shared/data/ljspeech-sample
+    python scripts/ship_voice.py --run RUN_DIR --data DATA --out /tmp/voice --quick   # smoke run: 1 clip, no WER
 
 Writes, into a temporary directory renamed into place at the end:
   config.json + model.safetensors   the run's latest checkpoint (its weight average when the run keeps one), weight
@@ -90,8 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sigma", type=float, default=0.666)
     parser.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx word error rate")
     parser.add_argument("--max-utterances", type=int, default=None, help="evaluate at most this many held-out clips")
-    parser.add_argument("--griffin-lim-iters", type=int, default=60, help="Griffin-Lim baseline iterations")
+    parser.add_argument("--griffin-lim-iters", type=int, default=None,
+                        help="Griffin-Lim baseline iterations (default 60; --quick 4)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run (seconds): one held-out clip, no WER, 4 Griffin-Lim iterations")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.no_wer = True
+        args.max_utterances = args.max_utterances or 1
+    if args.griffin_lim_iters is None:
+        args.griffin_lim_iters = 4 if args.quick else 60
 
     from waveglow.commands.evaluate import held_out_utterances
     from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table

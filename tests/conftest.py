@@ -39,3 +39,11 @@ def _restore_default_dtype():
     dtype = torch.get_default_dtype()
     yield
     torch.set_default_dtype(dtype)
+
+
+@pytest.fixture(scope="session")
+def quick_workspace(tmp_path_factory):
+    """Generated fixtures and cached in-process runs of the scripts' and documented commands' quick forms."""
+    from quick_runs import Workspace
+
+    return Workspace(tmp_path_factory.mktemp("quick_runs"))
