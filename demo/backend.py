@@ -241,18 +241,19 @@ def _tensor_from_loaded(obj) -> torch.Tensor:
 
 
 def load_mel_file(path: str) -> torch.Tensor:
-    """An uploaded .npy / .pt file -> float32 mel [n_mels, F] or [F, n_mels]; nothing in the file is executed."""
-    from waveglow.safe_pickle import CheckpointError, safe_torch_load
+    """An uploaded .npy / .pt file -> float32 mel [n_mels, F] or [F, n_mels]; read through the loading gate
+    (`waveglow.mel_files`): nothing in the file is executed, sizes are checked before anything is allocated."""
+    from waveglow.mel_files import MelFileError, load_mel_file as read_mel
 
     suffix = Path(path).suffix.lower()
     if suffix not in (".npy", ".pt"):
         raise DemoError(f"unsupported mel file type '{suffix}': upload a .npy or .pt file")
     try:
-        mel = torch.from_numpy(np.load(path, allow_pickle=False)) if suffix == ".npy" \
-            else _tensor_from_loaded(safe_torch_load(path))
+        loaded = read_mel(path)
+        mel = torch.from_numpy(np.array(loaded)) if isinstance(loaded, np.ndarray) else _tensor_from_loaded(loaded)
     except DemoError:
         raise
-    except (ValueError, OSError, CheckpointError) as exc:
+    except MelFileError as exc:
         raise DemoError(f"cannot read the mel file: {exc}") from None
     if mel.dim() == 3 and mel.shape[0] == 1:
         mel = mel[0]
