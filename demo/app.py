@@ -5,7 +5,6 @@ Start it with `waveglow demo` (or `python -m demo.app`); every button is also an
 """
 from __future__ import annotations
 
-import atexit
 import functools
 import logging
 import os
@@ -38,49 +37,10 @@ def offline_theme() -> gr.themes.Base:
     return gr.themes.Default(font=SYSTEM_FONTS, font_mono=SYSTEM_MONO_FONTS)
 
 
-KEEP_OUTPUTS = 32  # the newest answers stay playable / downloadable; older ones are deleted
-KEEP_SECONDS = 3600.0
-
-
-def prune_outputs(folder: Path = OUTPUT_DIR, keep: int = KEEP_OUTPUTS, max_age: float = KEEP_SECONDS) -> int:
-    """Delete the demo's wavs beyond the newest `keep`, and any older than `max_age` seconds; returns how many."""
-    import time
-
-    try:
-        wavs = sorted(folder.glob("waveglow-*.wav"), key=lambda p: p.stat().st_mtime, reverse=True)
-    except OSError:
-        return 0
-    now, removed = time.time(), 0
-    for i, wav in enumerate(wavs):
-        try:
-            if i >= keep or now - wav.stat().st_mtime > max_age:
-                wav.unlink()
-                removed += 1
-        except OSError:  # already gone (another request pruned it)
-            pass
-    return removed
-
-
 def write_wav(audio: np.ndarray, sampling_rate: int) -> str:
-    """16-bit PCM WAV in the demo's temp folder; returns its path (served by gradio for play and download).
-    Each call prunes the folder (`prune_outputs`), and the process removes its own wavs at exit."""
-    from waveglow.wav_writer import write_wav_atomic
-
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUTPUT_DIR / f"waveglow-{uuid.uuid4().hex[:12]}.wav"
-    write_wav_atomic(path, np.asarray(audio, dtype=np.float32), sampling_rate)
-    _written.append(path)
-    prune_outputs()
-    return str(path)
-
-
-_written: list[Path] = []
-
-
-@atexit.register
-def _remove_written() -> None:
-    for path in _written:
-        path.unlink(missing_ok=True)
+    """16-bit PCM WAV in the demo's temp folder (old ones pruned, this process's removed at exit); returns its path
+    (served by gradio for play and download)."""
+    return str(backend.write_output_wav(audio, sampling_rate, OUTPUT_DIR))
 
 
 def shown_in_page(handler):

@@ -3,7 +3,7 @@
 `make(family, kind, folder)` writes one file (or checkpoint folder) and returns a `Hostile`: its path, the marker a
 payload would create if it ran, and a pattern the error message must match. kinds:
 
-  torch        a .pt file (checkpoints, training checkpoints, .pt mels)
+  torch        a .pt file (checkpoints, training checkpoints); pt_mel: a .pt mel input
   npy, npz     mel inputs
   waveglow_dir / glow_dir   our config.json + model.safetensors folders
 
@@ -18,22 +18,25 @@ import pickle
 import struct
 import sys
 import tarfile
+import warnings
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-KINDS = ("torch", "npy", "npz", "waveglow_dir", "glow_dir")
+KINDS = ("torch", "pt_mel", "npy", "npz", "waveglow_dir", "glow_dir")
 
 
 @dataclass
 class Hostile:
     path: Path
-    match: str  # regex the one-line error must match (besides naming the file)
+    match: str  # regex the one-line error must match (besides naming the file) ...
     marker: Path | None = None
+    readers: tuple[str, ...] | None = None  # ... in these entry points (None: all); others refuse it otherwise
+
+WAVEGLOW_READERS = ("info", "vocode_checkpoint", "tts_checkpoint", "waveglow_from_pretrained", "demo_vocoder")
 
 
 # ---- raw builders ----------------------------------------------------------------------------------------------------
@@ -139,16 +142,16 @@ def glow_dir(folder: Path, model_config: dict | None = None, weights: bytes | No
 
 
 # ---- family 1: TorchScript ----------------------------------------------------------------------------------------
-_SCRIPTED: dict[str, bytes] = {}
+_SCRIPTED: list = []
 
 
 def torchscript_bytes(marker: Path) -> bytes:
     """A TorchScript archive whose __setstate__ creates `marker` (torch.from_file with shared=True) when loaded."""
-    if str(marker) not in _SCRIPTED:
+    if not _SCRIPTED:  # compiling is the slow part: once per process, the target is an attribute
         class Payload(torch.nn.Module):
             def __init__(self):
                 super().__init__()
-                self.target = str(marker)
+                self.target = ""
                 self.buf = torch.zeros(1, dtype=torch.uint8)
 
             def forward(self, x):
@@ -164,10 +167,16 @@ def torchscript_bytes(marker: Path) -> bytes:
                 self.training = state[1]
                 self.buf = torch.from_file(self.target, True, 4, dtype=torch.uint8)
 
-        buffer = io.BytesIO()
-        torch.jit.save(torch.jit.script(Payload()), buffer)
-        _SCRIPTED[str(marker)] = buffer.getvalue()
-    return _SCRIPTED[str(marker)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            _SCRIPTED.append(torch.jit.script(Payload()))
+    scripted = _SCRIPTED[0]
+    scripted.target = str(marker)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(scripted, buffer)
+    return buffer.getvalue()
 
 
 def family_torchscript(kind: str, folder: Path) -> Hostile:
@@ -187,6 +196,11 @@ def build_defaults_pickle() -> bytes:
     setattr the real function's defaults (every later load would then rebuild tensors differently)."""
     return (b"\x80\x02" + _global("torch._utils", "_rebuild_tensor_v2") + b"N}" + _str("__defaults__") +
             b"(" + _long(1) + b"\x88N" + b"t" + b"s\x86b" + b"." )
+
+
+def victim(a=0):
+    """A function of this module for showing that Python's own unpickler applies the BUILD payload."""
+    return a
 
 
 def build_class_pickle() -> bytes:
@@ -392,11 +406,14 @@ def family_nan(kind: str, folder: Path) -> Hostile:
         path = folder / "nan.pt"
         torch.save({"config": model.config.to_dict(), "state_dict": state}, path)
         return Hostile(path, "NaN")
-    if kind in ("npy", "npz"):
+    if kind in ("npy", "npz", "pt_mel"):
         mel = np.zeros((8, 10), dtype=np.float32)
         mel[0, 0] = np.nan
-        path = folder / f"nan.{kind}"
-        np.save(path, mel) if kind == "npy" else np.savez(path, mel=mel)
+        path = folder / f"nan.{kind.replace('pt_mel', 'pt')}"
+        if kind == "pt_mel":
+            torch.save({"mel": torch.from_numpy(mel)}, path)
+        else:
+            np.save(path, mel) if kind == "npy" else np.savez(path, mel=mel)
         return Hostile(path, "NaN")
     if kind == "waveglow_dir":
         with torch.no_grad():
@@ -451,7 +468,7 @@ def family_crash_dle_hints(kind: str, folder: Path) -> Hostile:
     path = folder / "odd_hints.pt"
     torch.save({"config": {**model.config.to_dict(), "hop_length": "sixteen", "sampling_rate": 2 ** 40},
                 "state_dict": dle_state_dict(model)}, path)
-    return Hostile(path, "hop_length|sampling_rate|ValueError|out of range")
+    return Hostile(path, "hop_length|sampling_rate|ValueError|out of range", readers=WAVEGLOW_READERS)
 
 
 def family_crash_cycle(kind: str, folder: Path) -> Hostile:
@@ -462,7 +479,7 @@ def family_crash_cycle(kind: str, folder: Path) -> Hostile:
     # obj = glow.WaveGlow(); obj.__dict__ = {'_modules': {'self': obj}}
     pkl = (b"\x80\x02}" + _str("model") + stand_in + b")\x81q\x00}" + _str("_modules") + b"}" + _str("self") +
            b"h\x00ssb" + b"s.")
-    return Hostile(torch_zip(folder / "cycle.pt", pkl), "contains itself|no WaveGlow weights|not")
+    return Hostile(torch_zip(folder / "cycle.pt", pkl), "contains itself", readers=WAVEGLOW_READERS)
 
 
 FAMILIES = {
@@ -483,29 +500,31 @@ FAMILIES = {
 
 
 def make(family: str, kind: str, folder: Path) -> Hostile:
+    """kind 'pt_mel' is a .pt mel input: the torch file of the family (a NaN mel for nan_weights)."""
     folder.mkdir(parents=True, exist_ok=True)
+    if kind == "pt_mel" and family != "nan_weights":
+        kind = "torch"
     return FAMILIES[family](kind, folder)
 
 
 # ---- peak RSS of the loader per bomb family (the table in docs/security.md) ----------------------------------------
-_MEASURE = r"""
-import sys, time
-from pathlib import Path
-import torch
-from waveglow import WaveGlow
-from waveglow.glow.checkpoint import load_glow
-from waveglow.mel_files import load_mel_file
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field))
 
-def status(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1]) / 1024
 
-for name, path in zip(sys.argv[1::2], sys.argv[2::2]):
-    path = Path(path)
-    with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current RSS
+def load_and_measure(name: str, path: Path) -> tuple[float, float, str]:
+    """(peak RSS growth in MiB while loading `path`, seconds, outcome), measured in this process: VmHWM is reset
+    to the current RSS first (/proc/self/clear_refs), so earlier peaks do not hide this one."""
+    import time
+
+    from waveglow import WaveGlow
+    from waveglow.glow.checkpoint import load_glow
+    from waveglow.mel_files import load_mel_file
+
+    with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    base = status("VmRSS:")
+    base = _status_mib("VmRSS:")
     start = time.perf_counter()
     try:
         if name.startswith("Glow"):
@@ -515,36 +534,33 @@ for name, path in zip(sys.argv[1::2], sys.argv[2::2]):
         else:
             WaveGlow.from_pretrained(path)
         outcome = "LOADED"
-    except Exception as exc:
+    except Exception as exc:  # the table reports whatever happened
         outcome = type(exc).__name__ + ": " + " ".join(str(exc).split())
-    print(f"{name}\t{status('VmHWM:') - base:.1f}\t{time.perf_counter() - start:.2f}\t{outcome}", flush=True)
-"""
+    return _status_mib("VmHWM:") - base, time.perf_counter() - start, outcome
 
 
 def measure_bombs(folder: Path, names=None) -> list[tuple[str, float, float, int, str]]:
-    """(name, peak RSS growth in MiB while loading, seconds, file bytes, outcome) per bomb, in one fresh process."""
-    import subprocess
-
-    args, sizes = [], {}
+    """(name, peak RSS growth MiB, seconds, file bytes, outcome) per bomb."""
+    rows = []
     for name in names or BOMBS:
         path = BOMBS[name](folder / name.replace(" ", "_").replace(".", ""))
-        sizes[name] = sum(p.stat().st_size for p in (path.iterdir() if path.is_dir() else [path]))
-        args += [name, str(path)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True, text=True, env=env,
-                         timeout=300, check=True)
-    rows = []
-    for line in out.stdout.strip().splitlines():
-        name, rss, seconds, outcome = line.split("\t", 3)
-        rows.append((name, float(rss), float(seconds), sizes[name], outcome))
+        size = sum(p.stat().st_size for p in (path.iterdir() if path.is_dir() else [path]))
+        load_and_measure(name, path)  # the first call also pays for lazy imports
+        rss, seconds, outcome = load_and_measure(name, path)
+        rows.append((name, rss, seconds, size, outcome))
     return rows
 
 
 if __name__ == "__main__":
     import tempfile
 
+    sys.path.insert(0, str(Path(__file__).parent))
     with tempfile.TemporaryDirectory() as tmp:
         print("| bomb | file size | peak RSS growth while loading | time | outcome |")
         print("|---|---|---|---|---|")
         for name, rss, seconds, size, outcome in measure_bombs(Path(tmp)):
-            print(f"| {name} | {size / 1024:,.0f} KiB | {rss:.1f} MiB | {seconds:.2f} s | {outcome[:100]} |")
+            print(f"| {name} | {size / 1024:,.0f} KiB | {rss:.1f} MiB | {seconds:.3f} s | {outcome[:110]} |")
+        for golden in sorted(Path(__file__).parent.glob("fixtures/golden/waveglow_*.pt")):  # for comparison
+            rss, seconds, outcome = load_and_measure(golden.name, golden)
+            print(f"| legitimate: {golden.name} | {golden.stat().st_size / 1024:,.0f} KiB | {rss:.1f} MiB | "
+                  f"{seconds:.3f} s | {outcome} |")
