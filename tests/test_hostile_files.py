@@ -6,6 +6,7 @@ a payload's marker never appears, and in a vocode batch the good file after the 
 import collections
 import re
 import signal
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -320,3 +321,51 @@ def test_bombs_cost_little_memory_and_time(tmp_path):
         assert outcome.startswith(("CheckpointError", "MelFileError")), (name, outcome)
         assert rss_mib < 32 + 4 * size / 2 ** 20, (name, rss_mib)
         assert seconds < 5, (name, seconds)
+
+
+def test_full_disk_in_train_is_one_line(tmp_path, capsys, monkeypatch):
+    """`waveglow train` saving a checkpoint onto a full disk: one line, status 1 (the checkpoint store is atomic)."""
+    import errno
+
+    import waveglow.commands.train as train_command
+
+    def full(_args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "checkpoints" / "ckpt_1.pt"))
+
+    monkeypatch.setattr(train_command, "run", full)
+    rc = cli_main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "No space left on device" in err and "ckpt_1.pt" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["waveglow_nvidia_train_style.pt", "waveglow_dle_style.pt",
+                                  "tacotron2_nvidia_train_style.pt"])
+def test_gate_reads_golden_files_bit_exactly(name):
+    """Our reader gives exactly torch.load's tensors (values, dtypes, shapes, strides) for the golden files."""
+    from nvidia_layout import fake_glow_module
+    from waveglow.checkpoint import _flatten_pickled_module
+    from waveglow.safe_loading import load_torch_file
+    from waveglow.safe_pickle import PickledObject
+
+    path = Path(__file__).parent / "fixtures" / "golden" / name
+    ours = load_torch_file(path)
+    with fake_glow_module(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's notes on changed module sources
+        theirs = torch.load(path, map_location="cpu", weights_only=False)
+
+    def tensors(obj):
+        if isinstance(obj, PickledObject):
+            return _flatten_pickled_module(obj)
+        if isinstance(obj, torch.nn.Module):
+            return dict(obj.state_dict(keep_vars=True))
+        return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+
+    for key in ("model", "state_dict"):
+        if key in theirs:
+            a, b = tensors(ours[key]), tensors(theirs[key])
+            assert a.keys() == b.keys() and a
+            for k in a:
+                assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and a[k].stride() == b[k].stride(), k
+                assert torch.equal(a[k], b[k]), k
+
