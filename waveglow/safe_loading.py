@@ -236,7 +236,7 @@ def _read_torch_zip(f, size: int) -> Any:
     try:
         archive = zipfile.ZipFile(f)
     except zipfile.BadZipFile as exc:
-        raise CheckpointError(f"not a readable zip archive ({exc})") from None
+        raise CheckpointError(f"not a readable PyTorch checkpoint: a damaged zip archive ({exc})") from None
     infos = archive.infolist()
     if len(infos) > MAX_ZIP_ENTRIES:
         raise CheckpointError(f"zip archive with {len(infos):,} entries (at most {MAX_ZIP_ENTRIES:,})")
@@ -368,6 +368,16 @@ def _read_torch_legacy(f, size: int) -> Any:
     return result
 
 
+def _starts_with_legacy_magic(f) -> bool:
+    """A legacy torch file written with another pickle protocol: its first pickle is torch's magic number."""
+    try:
+        first = _unpickler(f, _no_persistent("magic number")).load()
+    except Exception:  # anything else is simply not a torch file; the caller says so
+        first = None
+    f.seek(0)
+    return first == LEGACY_MAGIC and type(first) is int
+
+
 def _no_persistent(what: str):
     def refuse(pid):
         raise CheckpointError(f"unexpected persistent id in the {what}")
@@ -458,7 +468,7 @@ def load_torch_file(path, map_location: Any = "cpu", finite: bool = False) -> An
 
     finite: also require every floating-point tensor to be finite. Raises CheckpointError naming the file."""
     f, size = open_regular(path)
-    with f, guard(path):
+    with f, guard(path, what="not a readable PyTorch checkpoint"):
         if size == 0:
             raise CheckpointError(f"{path}: empty file")
         head = f.read(512)
@@ -466,13 +476,13 @@ def load_torch_file(path, map_location: Any = "cpu", finite: bool = False) -> An
         kind = sniff(head)
         if kind == "zip":
             obj = _read_torch_zip(f, size)
-        elif kind == "torch-legacy":
+        elif kind == "torch-legacy" or (kind == "pickle" and _starts_with_legacy_magic(f)):
             obj = _read_torch_legacy(f, size)
         elif kind == "tar":
             obj = _read_torch_tar(f, size)
         else:
-            raise CheckpointError(f"{path}: not a PyTorch checkpoint: it is {_DESCRIBE.get(kind, kind)} (expected "
-                                  "a torch.save zip archive or legacy torch file)")
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint: it is {_DESCRIBE.get(kind, kind)} "
+                                  "(expected a torch.save zip archive or legacy torch file)")
         if finite:
             check_finite(obj, path)
         if map_location is not None and str(map_location) != "cpu" and not callable(map_location):
@@ -545,16 +555,19 @@ def _read_npy(f, available: int, path) -> np.ndarray:
         raise CheckpointError(f"dtype {descr!r:.60} is not a plain numeric type (object or structured dtypes "
                               "are never loaded)")
     dtype = np.dtype(descr)
-    if dtype.kind not in "biufc" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise CheckpointError(f"dtype {descr!r} is not a plain numeric type (object arrays are never loaded)")
+    if dtype.hasobject:
+        raise CheckpointError("holds Python objects (a pickle), not numbers; refusing to unpickle it (dtype "
+                              f"{descr!r} is not a plain numeric type)")
+    if dtype.kind not in "biufc" or dtype.fields is not None or dtype.subdtype is not None:
+        raise CheckpointError(f"dtype {descr!r} is not a plain numeric type (only numbers are loaded)")
     if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape) or len(shape) > 32 \
             or not isinstance(fortran, bool):
         raise CheckpointError(f"shape {shape!r:.60} is not a tuple of sizes")
     nbytes = math.prod(shape) * dtype.itemsize
     header_total = 6 + 2 + (2 if version == (1, 0) else 4) + header_len
     if nbytes > available - header_total:
-        raise CheckpointError(f"header declares {shape} {dtype} ({nbytes:,} bytes) but the file holds "
-                              f"{max(available - header_total, 0):,} bytes of data")
+        raise CheckpointError(f"truncated or corrupt: its header declares {shape} {dtype} ({nbytes:,} bytes) but "
+                              f"the file holds {max(available - header_total, 0):,} bytes of data")
     data = _read_exact(f, nbytes)
     array = np.frombuffer(data, dtype=dtype) if nbytes else np.empty(0, dtype=dtype)
     return array.reshape(shape, order="F" if fortran else "C")
