@@ -38,13 +38,9 @@ def offline_theme() -> gr.themes.Base:
 
 
 def write_wav(audio: np.ndarray, sampling_rate: int) -> str:
-    """16-bit PCM WAV in the demo's temp folder; returns its path (served by gradio for play and download)."""
-    import soundfile as sf
-
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUTPUT_DIR / f"waveglow-{uuid.uuid4().hex[:12]}.wav"
-    sf.write(str(path), audio, sampling_rate, subtype="PCM_16")
-    return str(path)
+    """16-bit PCM WAV in the demo's temp folder (old ones pruned, this process's removed at exit); returns its path
+    (served by gradio for play and download)."""
+    return str(backend.write_output_wav(audio, sampling_rate, OUTPUT_DIR))
 
 
 def shown_in_page(handler):

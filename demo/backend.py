@@ -169,6 +169,57 @@ def vocode(mel: torch.Tensor, vocoder: VocoderChoice, sigma: float, denoise: flo
     return Result(clip_audio(audio), settings["sampling_rate"], mel, note)
 
 
+KEEP_OUTPUTS = 32  # the newest answers stay playable / downloadable; older ones are deleted
+KEEP_SECONDS = 3600.0
+_written: list[Path] = []
+
+
+def prune_outputs(folder: Path, keep: int | None = None, max_age: float | None = None) -> int:
+    """Delete the demo's wavs in `folder` beyond the newest `keep` (KEEP_OUTPUTS) and any older than `max_age`
+    seconds (KEEP_SECONDS); returns how many were deleted."""
+    import time
+
+    keep = KEEP_OUTPUTS if keep is None else keep
+    max_age = KEEP_SECONDS if max_age is None else max_age
+    try:
+        wavs = sorted(folder.glob("waveglow-*.wav"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return 0
+    now, removed = time.time(), 0
+    for i, wav in enumerate(wavs):
+        try:
+            if i >= keep or now - wav.stat().st_mtime > max_age:
+                wav.unlink()
+                removed += 1
+        except OSError:  # already gone (another request pruned it)
+            pass
+    return removed
+
+
+def write_output_wav(audio: np.ndarray, sampling_rate: int, folder: Path) -> Path:
+    """A request's answer as a 16-bit WAV in `folder` (written atomically); prunes the folder, and the wavs this
+    process wrote are removed when it exits."""
+    import atexit
+    import uuid
+
+    from waveglow.wav_writer import write_wav_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"waveglow-{uuid.uuid4().hex[:12]}.wav"
+    write_wav_atomic(path, np.asarray(audio, dtype=np.float32), sampling_rate)
+    if not _written:
+        atexit.register(remove_written)
+    _written.append(path)
+    prune_outputs(folder)
+    return path
+
+
+def remove_written() -> None:
+    """Delete every wav this process wrote (registered with atexit by the first write)."""
+    while _written:
+        _written.pop().unlink(missing_ok=True)
+
+
 def clip_audio(audio: np.ndarray) -> np.ndarray:
     """Float audio clipped to [-1, 1] (an untrained vocoder can produce anything) with NaN set to 0."""
     return np.clip(np.nan_to_num(audio.astype(np.float32)), -1.0, 1.0)
@@ -241,25 +292,27 @@ def _tensor_from_loaded(obj) -> torch.Tensor:
 
 
 def load_mel_file(path: str) -> torch.Tensor:
-    """An uploaded .npy / .pt file -> float32 mel [n_mels, F] or [F, n_mels]; nothing in the file is executed."""
-    from waveglow.safe_pickle import CheckpointError, safe_torch_load
+    """An uploaded .npy / .pt file -> float32 mel [n_mels, F] or [F, n_mels]; read through the loading gate
+    (`waveglow.mel_files`): nothing in the file is executed, sizes are checked before anything is allocated."""
+    from waveglow.mel_files import MelFileError, load_mel_file as read_mel
 
     suffix = Path(path).suffix.lower()
     if suffix not in (".npy", ".pt"):
         raise DemoError(f"unsupported mel file type '{suffix}': upload a .npy or .pt file")
     try:
-        mel = torch.from_numpy(np.load(path, allow_pickle=False)) if suffix == ".npy" \
-            else _tensor_from_loaded(safe_torch_load(path))
+        loaded = read_mel(path)
+        mel = torch.from_numpy(np.array(loaded)) if isinstance(loaded, np.ndarray) else _tensor_from_loaded(loaded)
     except DemoError:
         raise
-    except (ValueError, OSError, CheckpointError) as exc:
+    except MelFileError as exc:
         raise DemoError(f"cannot read the mel file: {exc}") from None
     if mel.dim() == 3 and mel.shape[0] == 1:
         mel = mel[0]
     if mel.dim() != 2 or not mel.is_floating_point():
-        raise DemoError(f"the mel must be a float array [n_mels, frames], got {mel.dtype} {list(mel.shape)}")
+        raise DemoError(f"{Path(path).name}: the mel must be a float array [n_mels, frames], got {mel.dtype} "
+                        f"{list(mel.shape)}")
     if not torch.isfinite(mel).all():
-        raise DemoError("the mel contains NaN or infinite values")
+        raise DemoError(f"{Path(path).name}: the mel contains NaN or infinite values")
     return mel.float()
 
 

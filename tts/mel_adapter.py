@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -420,11 +419,10 @@ def make_convention(name: str, target: MelFilterbank | None = None, params: dict
 
 def load_format_params(path: str | Path) -> dict[str, Any]:
     """A JSON file of convention parameters (e.g. a Coqui config.json)."""
+    from waveglow.safe_loading import read_json  # the loading gate: regular files only, size-capped
+
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise MelFormatError(f"{path}: cannot read mel parameters ({exc})") from None
+    data = read_json(path, MelFormatError)
     if not isinstance(data, dict):
         raise MelFormatError(f"{path}: mel parameters must be a JSON object")
     return data
@@ -432,11 +430,9 @@ def load_format_params(path: str | Path) -> dict[str, Any]:
 
 def load_stats(path: str | Path) -> dict[str, np.ndarray]:
     """Normalisation stats from an .npz (no pickles): {'mean','std'}, {'mean','var'}, ESPnet feats_stats.npz."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: np.asarray(data[k]) for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise MelFormatError(f"{path}: cannot read stats ({exc})") from None
+    from waveglow.safe_loading import load_npz  # the loading gate: numeric arrays only, sizes checked first
+
+    return load_npz(path, MelFormatError)
 
 
 # ---- layout, validation, detection --------------------------------------------------------------------------------

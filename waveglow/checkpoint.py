@@ -1,6 +1,6 @@
 """Reading and writing WaveGlow checkpoints.
 
-Formats read (all without NVIDIA's code, none unpickled unsafely — see `safe_pickle`):
+Formats read (all without NVIDIA's code, every file through the loading gate `safe_loading`):
   nvidia      NVIDIA/waveglow release and train.py files: {'model': pickled glow.WaveGlow, ...}, legacy weight norm
   dle         DeepLearningExamples: {'state_dict': {'module.…'}, 'config': {...}}, cond conv split per layer
   state_dict  a bare state dict in NVIDIA's key layout
@@ -19,7 +19,9 @@ import torch
 
 from .atomic import atomic_path, atomic_write_text
 from .config import ConfigError, WaveGlowConfig
-from .safe_pickle import CheckpointError, PickledObject, safe_torch_load
+from .safe_loading import (check_finite, check_waveglow_config, guard, load_safetensors, load_torch_file, open_regular,
+                           read_json)
+from .safe_pickle import CheckpointError, PickledObject
 
 FORMAT_NAME = "waveglow-toolkit"
 CONFIG_FILE = "config.json"
@@ -42,16 +44,24 @@ class CheckpointInfo:
 
 
 # ---- raw state dicts -------------------------------------------------------------------------------------------------
-def _flatten_pickled_module(obj: PickledObject, prefix: str = "") -> dict[str, torch.Tensor]:
+def _flatten_pickled_module(obj: PickledObject, prefix: str = "", _seen: set | None = None) -> dict[str, torch.Tensor]:
     """Parameters and buffers of an unpickled module tree, keyed like `state_dict()` (read from data only)."""
+    seen = set() if _seen is None else _seen
+    if id(obj) in seen:  # a pickle can make a module its own child
+        raise CheckpointError(f"module '{prefix.rstrip('.') or '<top>'}' contains itself")
+    if len(seen) > 100_000 or prefix.count(".") > 64:
+        raise CheckpointError(f"module tree nested too deeply at '{prefix[:80]}'")
+    seen.add(id(obj))
     out: dict[str, torch.Tensor] = {}
     for group in ("_parameters", "_buffers"):
-        for name, value in (obj.get(group) or {}).items():
+        values = obj.get(group)
+        for name, value in (values.items() if isinstance(values, dict) else ()):
             if isinstance(value, torch.Tensor):
-                out[prefix + name] = value
-    for name, child in (obj.get("_modules") or {}).items():
+                out[f"{prefix}{name}"] = value
+    children = obj.get("_modules")
+    for name, child in (children.items() if isinstance(children, dict) else ()):
         if isinstance(child, PickledObject):
-            out.update(_flatten_pickled_module(child, f"{prefix}{name}."))
+            out.update(_flatten_pickled_module(child, f"{prefix}{name}.", seen))
     return out
 
 
@@ -74,7 +84,7 @@ def read_state_dict(path: str | Path, map_location="cpu") -> tuple[dict[str, tor
 
     hints: config values found in the file (DLE's 'config', attributes of a pickled NVIDIA module).
     """
-    obj = safe_torch_load(path, map_location=map_location)
+    obj = load_torch_file(path, map_location=map_location, finite=True)
     info = CheckpointInfo(path=str(path), source_format="?")
     hints: dict[str, Any] = {}
     if isinstance(obj, PickledObject):
@@ -107,9 +117,9 @@ def read_state_dict(path: str | Path, map_location="cpu") -> tuple[dict[str, tor
         info.source_format = "state_dict"
         state = dict(obj)
     else:
-        raise CheckpointError(f"{path}: no WaveGlow weights found (top-level keys: {sorted(map(str, obj))}); "
+        raise CheckpointError(f"{path}: no WaveGlow weights found (top-level keys: {sorted(map(str, obj))[:8]}); "
                               "expected 'model' (NVIDIA), 'state_dict' (DeepLearningExamples) or a state dict")
-    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor) or not isinstance(k, str)]
     if bad:
         raise CheckpointError(f"{path}: state dict entry '{bad[0]}' is not a tensor")
     return _strip_prefixes(state), info, hints
@@ -214,6 +224,7 @@ def infer_config(state: dict[str, torch.Tensor], hints: dict[str, Any], path) ->
         config = WaveGlowConfig(**values)
     except ConfigError as exc:
         raise CheckpointError(f"{path}: inconsistent shapes: {exc}") from None
+    check_waveglow_config(config, path)  # the rate and hop come from hints, not shapes
     if config.channels_per_flow() != channels:
         raise CheckpointError(f"{path}: 1x1-conv sizes {channels} do not follow one early-output rule "
                               f"(n_early_every={n_early_every}, n_early_size={n_early_size})")
@@ -262,6 +273,7 @@ def _build(config: WaveGlowConfig, state: dict[str, torch.Tensor], path, map_loc
                                   f"expected {list(expected[key].shape)}")
         if not tensor.is_floating_point():
             raise CheckpointError(f"{path}: tensor '{key}' has dtype {tensor.dtype}, expected floating point")
+    check_finite(state, path)  # again after weight-norm folding (a zero weight_v gives NaN)
     model.load_state_dict({k: v.float() for k, v in state.items()})
     return model.to(map_location).eval()
 
@@ -291,29 +303,24 @@ def load_exported(path: str | Path, map_location="cpu") -> tuple["WaveGlow", Che
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or directory")
-    if _is_ours(path):
-        return _load_ours(path, map_location)
-    state, info, hints = read_state_dict(path, map_location="cpu")
-    state = merge_legacy_layers(fold_weight_norm(state))
-    config = infer_config(state, hints, path)
-    info.config = config
-    return _build(config, nvidia_to_ours(state), path, map_location), info
+    with guard(path, what="not a usable WaveGlow checkpoint"):
+        if _is_ours(path):
+            return _load_ours(path, map_location)
+        state, info, hints = read_state_dict(path, map_location="cpu")
+        state = merge_legacy_layers(fold_weight_norm(state))
+        config = infer_config(state, hints, path)
+        info.config = config
+        return _build(config, nvidia_to_ours(state), path, map_location), info
 
 
 def _load_ours(path: Path, map_location) -> tuple["WaveGlow", CheckpointInfo]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     directory = path if path.is_dir() else path.parent
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for required in (config_path, weights_path):
-        if not required.is_file():
+        if not required.exists():
             raise CheckpointError(f"{directory}: missing {required.name} (expected a directory written by "
                                   "save_pretrained / `waveglow convert`)")
-    try:
-        data = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{config_path}: not valid JSON ({exc})") from None
+    data = read_json(config_path)
     if not isinstance(data, dict):
         raise CheckpointError(f"{config_path}: expected a JSON object")
     data = dict(data)
@@ -323,10 +330,11 @@ def _load_ours(path: Path, map_location) -> tuple["WaveGlow", CheckpointInfo]:
         config = WaveGlowConfig.from_dict(data, source=str(config_path))
     except ConfigError as exc:
         raise CheckpointError(str(exc)) from None
-    try:
-        state = load_file(str(weights_path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{weights_path}: not a readable safetensors file ({exc})") from None
+    f, weight_bytes = open_regular(weights_path)
+    f.close()
+    # before building anything: the config's sizes must be sane and fit in the weights file
+    check_waveglow_config(config, config_path, weight_bytes)
+    state = load_safetensors(weights_path)
     info = CheckpointInfo(path=str(directory), source_format="ours", config=config)
     return _build(config, state, weights_path, map_location), info
 

@@ -74,13 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     from data.errors import DataError
     from waveglow.checkpoint import CheckpointError
     from waveglow.config import ConfigError
+    from waveglow.safe_loading import one_line
 
     args = build_parser().parse_args(argv)
     try:
         return int(args._module.run(args) or 0)
     except (UserError, CheckpointError, ConfigError, DataError, FileNotFoundError) as exc:
-        print(f"waveglow {args.command}: error: {exc}", file=sys.stderr)
+        print(f"waveglow {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a lost mount: one line, not a traceback
+        print(f"waveglow {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0

@@ -4,14 +4,15 @@ Inputs are files (.npy, .npz, .pt/.pth), folders (their mel files, not recursive
 (a text file with one file or folder per line; relative paths are relative to the list's folder; blank lines
 and lines starting with # are skipped).
 
-  .npy       np.load(allow_pickle=False): an object array (a pickle) is refused, never unpickled
-  .npz       np.load(allow_pickle=False): the array named 'mel', or the only array
-  .pt/.pth   `safe_torch_load` (allow-listed unpickler): a tensor/array, or a dict with key 'mel' or a single tensor
-Every problem raises `MelFileError` whose message starts with the file's path.
+  .npy       `safe_loading.load_npy`: plain numeric arrays only (no pickles, no objects), sizes checked first
+  .npz       `safe_loading.load_npz`: the array named 'mel', or the only array
+  .pt/.pth   `safe_loading.load_torch_file` (allow-listed unpickler): a tensor/array, or a dict with key 'mel' or
+             a single tensor
+Only regular files are opened (never a FIFO or device). Every problem raises `MelFileError` whose message starts
+with the file's path.
 """
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,52 +91,30 @@ def collect_mel_files(inputs: list[str]) -> CollectedInputs:
 
 
 def _load_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise MelFileError(f"{path}: holds Python objects (a pickle), not numbers; refusing to unpickle it") \
-                from None
-        raise MelFileError(f"{path}: truncated or corrupt .npy file ({exc})") from None
-    except (EOFError, OSError) as exc:
-        raise MelFileError(f"{path}: truncated or corrupt .npy file ({exc})") from None
+    from .safe_loading import load_npy
+
+    return load_npy(path, MelFileError)
 
 
 def _load_npz(path: Path) -> np.ndarray:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = archive.files
-            if "mel" in names:
-                name = "mel"
-            elif len(names) == 1:
-                name = names[0]
-            else:
-                raise MelFileError(f"{path}: .npz holds {len(names)} arrays {names[:8]}; expected one, or one "
-                                   f"named 'mel'")
-            return archive[name]
-    except MelFileError:
-        raise
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise MelFileError(f"{path}: holds Python objects (a pickle), not numbers; refusing to unpickle it") \
-                from None
-        raise MelFileError(f"{path}: truncated or corrupt .npz file ({exc})") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
-        raise MelFileError(f"{path}: truncated or corrupt .npz file ({exc})") from None
+    from .safe_loading import load_npz
+
+    arrays = load_npz(path, MelFileError)
+    names = list(arrays)
+    if "mel" in arrays:
+        return arrays["mel"]
+    if len(names) == 1:
+        return arrays[names[0]]
+    raise MelFileError(f"{path}: .npz holds {len(names)} arrays {names[:8]}; expected one, or one named 'mel'")
 
 
 def _load_torch(path: Path):
     import torch
 
-    from .safe_pickle import CheckpointError, safe_torch_load
+    from .safe_loading import guard, load_torch_file
 
-    try:
-        obj = safe_torch_load(path, map_location="cpu")
-    except CheckpointError as exc:
-        message = str(exc)
-        if message.startswith(f"{path}: "):
-            message = message[len(f"{path}: "):]
-        raise MelFileError(f"{path}: {message}") from None
+    with guard(path, MelFileError, "not a readable mel file"):
+        obj = load_torch_file(path, map_location="cpu")
     arrays = (torch.Tensor, np.ndarray)
     if isinstance(obj, arrays):
         return obj
@@ -152,11 +131,11 @@ def _load_torch(path: Path):
 
 def load_mel_file(path: str | Path):
     """The raw mel array (numpy or torch, any layout) stored in `path`. Raises MelFileError naming the file."""
+    from .safe_loading import open_regular
+
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise MelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    f, size = open_regular(path, MelFileError)  # refuses FIFOs / devices before anything reads them
+    f.close()
     if size == 0:
         raise MelFileError(f"{path}: empty file (0 bytes)")
     suffix = path.suffix.lower()

@@ -23,6 +23,7 @@ import torch
 from data.errors import DataError
 
 from .mel_files import MelFileError, load_mel_file
+from .safe_loading import FILE_ERRORS, one_line
 from .vocode import DEFAULT_SIGMA, Vocoder, VocodeSetupError, make_generator
 from .wav_writer import to_pcm16, write_wav_atomic
 
@@ -90,6 +91,9 @@ class MelToWavJob:
                                         what=str(source))
             except MelFormatError as exc:
                 raise MelFormatError(f"{source}: {exc}") from None
+            except FILE_ERRORS as exc:  # odd shapes or dtypes from a crafted file: this file fails, not the job
+                raise MelFileError(one_line(f"{source}: cannot use this mel ({type(exc).__name__}: {exc})")) \
+                    from None
         notes = [str(w.message) for w in caught if issubclass(w.category, MelDomainWarning)]
         if converted.detected and converted.convention.name != "nvidia":
             notes.append(f"{source}: read as {converted.convention.describe()}, detected from its value range "
@@ -124,8 +128,9 @@ class MelToWavJob:
                 result.notes.append(f"{prepared.source}: clipped {clipped} of {len(pcm)} samples to [-1, 1]")
             try:
                 result.output = write_wav_atomic(prepared.output, pcm, c.sampling_rate)
-            except OSError as exc:
-                result.error = f"{prepared.source}: cannot write {prepared.output} ({exc.strerror or exc})"
+            except (OSError, ValueError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                result.error = one_line(f"{prepared.source}: cannot write {prepared.output} ({reason})")
             results.append(result)
         return results
 
@@ -135,7 +140,7 @@ class MelToWavJob:
             try:
                 yield self.prepare(source)
             except DataError as exc:
-                failures.append(FileResult(source, error=str(exc)))
+                failures.append(FileResult(source, error=one_line(str(exc))))
 
     def _batches(self, prepared: Iterator[PreparedMel]) -> Iterator[list[PreparedMel]]:
         if self.options.batch_size <= 1:

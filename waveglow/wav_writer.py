@@ -23,11 +23,17 @@ def to_pcm16(audio: np.ndarray) -> tuple[np.ndarray, int]:
 
 def write_wav_atomic(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> Path:
     """Write mono 16-bit PCM: int16 samples [T] as they are, float [T] in [-1, 1] through `to_pcm16`. Readers
-    never see a partial file (waveglow.atomic: temp file, fsync, rename); the folder is created if needed."""
+    never see a partial file (waveglow.atomic: temp file, fsync, rename); the folder is created if needed.
+    Write failures (a full disk included) raise OSError; nothing is left behind."""
     import soundfile as sf
 
+    if not 1 <= int(sampling_rate) < 2 ** 31:  # the WAV header field is 32 bits
+        raise ValueError(f"{path}: sampling rate {sampling_rate} cannot be written to a WAV file")
     audio = np.asarray(audio)
     pcm16 = audio if audio.dtype == np.int16 else to_pcm16(audio)[0]
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), pcm16, int(sampling_rate), subtype="PCM_16", format="WAV")
+        try:
+            sf.write(str(tmp), pcm16, int(sampling_rate), subtype="PCM_16", format="WAV")
+        except sf.SoundFileError as exc:  # libsndfile reports a full disk as a "System error"
+            raise OSError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None
     return Path(path)

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from waveglow.checkpoint import CheckpointError, safe_torch_load
+from waveglow.safe_loading import CheckpointError, load_torch_file
 
 # DistributedDataParallel (DeepLearningExamples training) prefixes every key with this.
 _DDP_PREFIX = "module."
@@ -35,10 +35,11 @@ def _unwrap(obj: Any, path) -> Mapping:
 def load_state_dict_file(path, map_location: Any = "cpu") -> dict[str, torch.Tensor]:
     """Tensors of a Tacotron2 checkpoint file, keys without any `module.` prefix.
 
-    Loading goes through the allow-listed unpickler (nothing in the file is executed); storages saved on a GPU
-    land on `map_location`. Raises CheckpointError for unreadable files and non-tensor entries.
+    Loading goes through the loading gate (`waveglow.safe_loading`: nothing in the file is executed, weights must
+    be finite); storages saved on a GPU land on `map_location`. Raises CheckpointError for unreadable files and
+    non-tensor entries.
     """
-    state_dict = _unwrap(safe_torch_load(path, map_location=map_location), path)
+    state_dict = _unwrap(load_torch_file(path, map_location=map_location, finite=True), path)
     tensors: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):

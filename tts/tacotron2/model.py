@@ -227,19 +227,30 @@ class Tacotron2(nn.Module):
         `map_location` when that is a device. Raises CheckpointError (naming the file and the offending key)
         for unreadable files and for tensors that are missing, unexpected or of inconsistent shapes.
         """
+        from waveglow.safe_loading import guard
+
         state_dict = load_state_dict_file(path, map_location=map_location)
-        try:
-            config = config_from_state_dict(state_dict, prenet_dropout=prenet_dropout, **settings)
-            model = cls(config)
-        except MissingKeyError as exc:
-            raise CheckpointError(f"{path}: missing tensor {exc.key!r}; not a Tacotron2 state_dict in NVIDIA's "
-                                  "layout") from None
-        except ValueError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
-        model._load_checked(state_dict, path)
-        if isinstance(map_location, (str, torch.device)):
-            model.to(torch.device(map_location))
-        return model.eval()
+        with guard(path, what="not a usable Tacotron2 checkpoint"):
+            try:
+                config = config_from_state_dict(state_dict, prenet_dropout=prenet_dropout, **settings)
+                # sizes come from tensor shapes; built on the meta device first so a crafted shape combination
+                # cannot make us allocate far more than the file holds
+                with torch.device("meta"):
+                    planned = sum(p.numel() for p in cls(config).parameters())
+                stored = sum(t.numel() for t in state_dict.values())
+                if planned > 2 * stored + 1_000_000:
+                    raise CheckpointError(f"{path}: the tensor shapes imply {planned:,} parameters but the file "
+                                          f"holds {stored:,} values")
+                model = cls(config)
+            except MissingKeyError as exc:
+                raise CheckpointError(f"{path}: missing tensor {exc.key!r}; not a Tacotron2 state_dict in NVIDIA's "
+                                      "layout") from None
+            except ValueError as exc:
+                raise CheckpointError(f"{path}: {exc}") from None
+            model._load_checked(state_dict, path)
+            if isinstance(map_location, (str, torch.device)):
+                model.to(torch.device(map_location))
+            return model.eval()
 
     def _load_checked(self, state_dict: dict[str, torch.Tensor], path) -> None:
         expected = self.state_dict()

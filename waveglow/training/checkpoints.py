@@ -5,12 +5,11 @@ final name (os.replace is atomic on POSIX), and only then does `latest` (written
 process killed at any moment therefore leaves `latest` naming a complete checkpoint (or no `latest` at all before
 the first one); at worst a stray temporary file remains, which `remove_stale_temporaries` deletes.
 
-Files hold tensors, numbers, strings, lists and dicts only and are read with `torch.load(weights_only=True)`:
-nothing in them is ever executed.
+Files hold tensors, numbers, strings, lists and dicts only and are read through the loading gate
+(`waveglow.safe_loading.load_torch_file`): nothing in them is ever executed, and weights must be finite.
 """
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 
 from waveglow.atomic import atomic_write
+from waveglow.safe_loading import load_torch_file
 from waveglow.safe_pickle import CheckpointError
 
 TRAIN_FORMAT = "waveglow-toolkit-train"
@@ -25,18 +25,49 @@ LATEST = "latest"
 _CKPT_NAME = re.compile(r"ckpt_(\d+)\.pt")
 
 
+class NotTrainingCheckpoint(CheckpointError):
+    """A readable file that is not one of our training checkpoints (an NVIDIA or DLE file, say)."""
+
+
 def load_training_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """A training checkpoint's dict (tensors on `map_location`). Raises CheckpointError if unreadable or foreign."""
+    """A training checkpoint's dict (tensors on `map_location`). Raises CheckpointError if unreadable,
+    NotTrainingCheckpoint if readable but foreign."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError, KeyError) as exc:
-        raise CheckpointError(f"{path}: not a readable training checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != TRAIN_FORMAT:
-        raise CheckpointError(f"{path}: not a {TRAIN_FORMAT} training checkpoint")
+    payload = load_training_payload(path, map_location)
+    check_training_payload(payload, path)
     return payload
+
+
+def load_training_payload(path, map_location: Any = "cpu") -> dict[str, Any]:
+    payload = load_torch_file(path, map_location=map_location, finite=True)
+    if not isinstance(payload, dict) or payload.get("format") != TRAIN_FORMAT:
+        raise NotTrainingCheckpoint(f"{path}: not a {TRAIN_FORMAT} training checkpoint")
+    return payload
+
+
+def check_training_payload(payload: dict[str, Any], path) -> None:
+    """The fields resume and export read, with their types; the model config in range for the file's size."""
+    from waveglow.safe_loading import check_waveglow_config, file_size
+
+    from .config import TrainingConfig
+
+    expected = {"model": dict, "config": dict, "iteration": int, "epoch": int, "batches_in_epoch": int}
+    for key, kind in expected.items():
+        if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
+            raise CheckpointError(f"{path}: training checkpoint field '{key}' missing or not a {kind.__name__}")
+    for key in ("iteration", "epoch", "batches_in_epoch"):
+        if not 0 <= payload[key] < 2 ** 62:
+            raise CheckpointError(f"{path}: training checkpoint field '{key}' = {payload[key]} is out of range")
+    bad = [k for k, v in payload["model"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path}: training checkpoint 'model' entry {bad[0]!r:.60} is not a named tensor")
+    try:
+        config = TrainingConfig.from_dict(payload["config"], source=f"{path}: config")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: bad training config ({exc})") from None
+    check_waveglow_config(config.model, f"{path}: config", file_size(path))
 
 
 class CheckpointStore:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from waveglow.model import WaveGlow
 
-from waveglow.safe_pickle import CheckpointError
-
-from .checkpoints import CheckpointStore, load_training_checkpoint, resolve_training_checkpoint
+from waveglow.safe_loading import guard
+from .checkpoints import (CheckpointStore, NotTrainingCheckpoint, load_training_checkpoint,
+                          resolve_training_checkpoint)
 from .config import DataConfig, TrainingConfig
 
 
@@ -36,6 +36,11 @@ class LoadedModel:
 
 def _from_training_checkpoint(path: Path, raw: bool = False) -> LoadedModel:
     payload = load_training_checkpoint(path)
+    with guard(path, what="not a usable training checkpoint"):
+        return _model_from_payload(payload, path, raw)
+
+
+def _model_from_payload(payload: dict, path: Path, raw: bool) -> LoadedModel:
     config = TrainingConfig.from_dict(payload["config"], source=f"{path}: config")
     model = WaveGlow(config.model)
     if payload.get("weight_norm", True):
@@ -65,8 +70,8 @@ def load_training_model(path: str | Path, raw: bool = False) -> LoadedModel | No
     if path.is_file() and path.suffix in (".pt", ".pth"):
         try:
             return _from_training_checkpoint(path, raw)
-        except CheckpointError:
-            return None  # not ours (NVIDIA / DLE pickles refuse weights_only loading): the other readers try it
+        except NotTrainingCheckpoint:
+            return None  # readable but not ours (NVIDIA / DLE files): the other readers try it
     return None
 
 

@@ -34,6 +34,7 @@ from waveglow.stft_distance import MultiResolutionSTFTDistance
 
 from waveglow.atomic import atomic_write
 from waveglow.config import ConfigError
+from waveglow.safe_loading import guard
 
 from .adversarial import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
 from .averaging import WeightAverage
@@ -190,40 +191,43 @@ class Trainer:
         if path is None:
             raise FileNotFoundError(f"{self.checkpoints.directory}: no checkpoint to resume from")
         payload = load_training_checkpoint(path, map_location="cpu")
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        for group in self.optimizer.param_groups:  # the kernel is this machine's choice, not the checkpoint's
-            group.update(adam_kernel(self.device))
-        self.scheduler.load_state_dict(payload["scheduler"])
-        if self.average is not None:
-            if payload.get("ema"):
-                self.average.load_state_dict(payload["ema"])
-            elif self.context.is_main:
-                print(f"{path}: no weight average saved; averaging starts from iteration {payload['iteration']}")
-        if self.discriminators is not None:
-            if payload.get("discriminators"):
-                self.discriminators.load_state_dict(payload["discriminators"])
-                self.discriminator_optimizer.load_state_dict(payload["discriminator_optimizer"])
-                for group in self.discriminator_optimizer.param_groups:
-                    group.update(adam_kernel(self.device))
-            elif self.context.is_main:
-                print(f"{path}: no discriminators saved; they start afresh at iteration {payload['iteration']}")
-        if payload.get("scaler"):
-            self.precision.scaler.load_state_dict(payload["scaler"])
-        old_world = int(payload.get("world_size", 1))
-        rng = payload["rng"]
-        restore_rng_state(rng[self.context.rank] if old_world == self.context.world_size else rng[0])
-        batches = int(payload["batches_in_epoch"])
-        if old_world != self.context.world_size:
-            # The per-rank shares of the permutation change with the world size: continue after roughly the
-            # same number of samples. Data order (and so the result) is no longer bit-identical.
-            batches = batches * old_world // self.context.world_size
-            if self.context.is_main:
-                print(f"warning: resuming a {old_world}-process run with {self.context.world_size} processes; "
-                      "data order within this epoch is approximate")
-        self.position = Position(iteration=int(payload["iteration"]), epoch=int(payload["epoch"]),
-                                 batches_in_epoch=min(batches, self.batches_per_epoch),
-                                 elapsed_seconds=float(payload.get("elapsed_seconds", 0.0)))
+        with guard(path, what="cannot resume from this training checkpoint"):
+            self.model.load_state_dict(payload["model"])
+            self.optimizer.load_state_dict(payload["optimizer"])
+            for group in self.optimizer.param_groups:  # the kernel is this machine's choice, not the checkpoint's
+                group.update(adam_kernel(self.device))
+            self.scheduler.load_state_dict(payload["scheduler"])
+            if self.average is not None:
+                if payload.get("ema"):
+                    self.average.load_state_dict(payload["ema"])
+                elif self.context.is_main:
+                    print(f"{path}: no weight average saved; averaging starts from iteration "
+                          f"{payload['iteration']}")
+            if self.discriminators is not None:
+                if payload.get("discriminators"):
+                    self.discriminators.load_state_dict(payload["discriminators"])
+                    self.discriminator_optimizer.load_state_dict(payload["discriminator_optimizer"])
+                    for group in self.discriminator_optimizer.param_groups:
+                        group.update(adam_kernel(self.device))
+                elif self.context.is_main:
+                    print(f"{path}: no discriminators saved; they start afresh at iteration "
+                          f"{payload['iteration']}")
+            if payload.get("scaler"):
+                self.precision.scaler.load_state_dict(payload["scaler"])
+            old_world = int(payload.get("world_size", 1))
+            rng = payload["rng"]
+            restore_rng_state(rng[self.context.rank] if old_world == self.context.world_size else rng[0])
+            batches = int(payload["batches_in_epoch"])
+            if old_world != self.context.world_size:
+                # The per-rank shares of the permutation change with the world size: continue after roughly the
+                # same number of samples. Data order (and so the result) is no longer bit-identical.
+                batches = batches * old_world // self.context.world_size
+                if self.context.is_main:
+                    print(f"warning: resuming a {old_world}-process run with {self.context.world_size} processes; "
+                          "data order within this epoch is approximate")
+            self.position = Position(iteration=int(payload["iteration"]), epoch=int(payload["epoch"]),
+                                     batches_in_epoch=min(batches, self.batches_per_epoch),
+                                     elapsed_seconds=float(payload.get("elapsed_seconds", 0.0)))
         self._resumed = True
         return path
 
