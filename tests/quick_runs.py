@@ -213,3 +213,4 @@ SHIP_VOICE = "python scripts/ship_voice.py --run {run} --data {lj} --out {tmp}/v
 ADAM = "python benchmarks/train_throughput.py --configs small --threads 1 --adam-only --quick"
 TRAIN_STEP = ("python benchmarks/train_throughput.py --configs small --batch 1 --segment 2048 --precisions fp32 bf16 "
               "--steps 1 --threads 1 --memory-efficient-only --quick")
+VOICE_AB = "python benchmarks/voice_ab.py --runs {run} --data {lj} --quick --out {tmp}/voice_ab.json"

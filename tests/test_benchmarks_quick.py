@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from quick_runs import (ADAM, DIGITS, FESTIVAL_WER, HAVE_FESTIVAL, LATENT, REPO, SHIP_VOICE, TRAIN_STEP,
+from quick_runs import (ADAM, DIGITS, FESTIVAL_WER, HAVE_FESTIVAL, LATENT, REPO, SHIP_VOICE, TRAIN_STEP, VOICE_AB,
                         have_module)
 
 # Files of benchmarks/ and scripts/ that have no quick mode, and why. Every other file needs a test below.
@@ -29,6 +29,8 @@ TESTED = {
     "benchmarks/latent_calibration.py": "test_latent_calibration_quick",
     "benchmarks/festival_wer.py": "test_festival_wer_quick",
     "scripts/ship_voice.py": "test_ship_voice_quick",
+    "benchmarks/voice_ab.py": "test_voice_ab_quick",
+    "scripts/device_voice.py": "test_device_voice_quick",
 }
 
 
@@ -124,3 +126,40 @@ def test_ship_voice_quick(quick_workspace):
     results = json.loads((Path(quick_workspace.value("tmp")) / "voice" / "evaluation.json").read_text())
     assert results["n_utterances"] == 1 and results["settings"]["griffin_lim_iters"] == 4
     assert all(results["summary"][row].get("wer") is None for row in ("waveglow", "griffin_lim", "real"))  # no WER
+
+
+def test_voice_ab_quick(quick_workspace):
+    out = run(quick_workspace, VOICE_AB)
+    (row,) = table_rows(out, "run")
+    assert row[3] == "2" and re.fullmatch(r"-?\d+\.\d{3}", row[-1]), row  # the tiny run's last step, bits/sample
+    for title in ("Griffin-Lim", "recordings", "random-phase floor"):
+        assert len(table_rows(out, title)) == 1, out
+    results = json.loads((Path(quick_workspace.value("tmp")) / "voice_ab.json").read_text())
+    assert [r["iteration"] for r in results["rows"]] == [2] and results["references"]["real"]["vuv_error"] == 0.0
+
+
+def test_device_voice_quick(tmp_path):
+    """scripts/device_voice.py: the carried training set holds no held-out clip; the device command, run here in
+    its quick form (CPU, 2 steps), leaves an fp16 export and the run's metrics under the output folder."""
+    import subprocess
+    import sys
+
+    from data.ljspeech import read_ljspeech
+    from data.splits import is_held_out
+    from waveglow.checkpoint import load_waveglow
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "device_voice.py"
+    fixtures = Path(__file__).parent / "fixtures" / "ljspeech"
+    packed = tmp_path / "set"
+    subprocess.run([sys.executable, str(script), "pack", "--data", str(fixtures), "--out", str(packed), "--quick"],
+                   check=True, capture_output=True)
+    clips = read_ljspeech(packed)
+    assert clips and not any(is_held_out(u.utt_id) for u in clips)
+    assert any(is_held_out(u.utt_id) for u in read_ljspeech(fixtures))  # the fixture does hold some
+    command = subprocess.run([sys.executable, str(script), "command", "--quick"], check=True, capture_output=True,
+                             text=True).stdout.strip()
+    command = command.replace(str(Path(script).parents[1] / ".device" / "voice_set"), str(packed))
+    (tmp_path / "out").mkdir()
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True, capture_output=True)
+    exported, _ = load_waveglow(tmp_path / "out" / "voice")
+    assert exported.config.n_group == 64 and (tmp_path / "out" / "voice" / "metrics.jsonl").is_file()
