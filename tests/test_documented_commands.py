@@ -106,14 +106,15 @@ QUICK: dict[str, Q] = {
     'waveglow tts "Hello there." -o hello.wav --checkpoint waveglow_256channels_universal_v5.pt':
         Q("waveglow tts \"Hello there.\" -o {tmp}/hello.wav --checkpoint {nvidia} --seed 0", needs=("festival",)),
     'waveglow tts "Hello there." -o hello.wav --frontend tacotron2 --tacotron2 tacotron2_statedict.pt --checkpoint '
-    'waveglow_256channels_universal_v5.pt [--precision bf16]': Q(TTS),
+    'waveglow_256channels_universal_v5.pt [--precision fp32]': Q(TTS),
     "waveglow vocode mels/ -o wavs/ --checkpoint waveglow_256channels_universal_v5.pt":
         Q("waveglow vocode {mels} -o {tmp}/wavs --checkpoint {nvidia} --no-progress"),
     "waveglow convert waveglow_256channels_universal_v5.pt voices/nvidia --dtype fp16": Q(CONVERT),
     'waveglow tts "Hello there." -o hello.wav [--frontend festival|tacotron2 --tacotron2 CKPT] [--checkpoint CKPT] '
-    '[--precision fp32|bf16|fp16]': Q(TTS),
+    '[--precision auto|fp32|bf16|fp16]': Q(TTS),
     "waveglow vocode mels/ @list.txt x.npy -o wavs/ [--checkpoint CKPT] [--sigma 0.666] [--denoise 0.02] [--seed 1] "
-    "[--precision fp32|bf16|fp16] [--mel-format auto|nvidia|hifigan|coqui|espnet|db] [--chunk-frames 2048]": Q(VOCODE),
+    "[--precision auto|fp32|bf16|fp16] [--mel-format auto|nvidia|hifigan|coqui|espnet|db] [--chunk-frames 2048]":
+        Q(VOCODE),
     "waveglow info CKPT": Q("waveglow info {nvidia}"),
     "waveglow convert IN OUT_DIR [--dtype fp16]": Q(CONVERT),
     "waveglow convert": Q(CONVERT),
