@@ -128,6 +128,11 @@ class Workspace:
         (self.root / "list.txt").write_text(str(self.root / "b.npy") + "\n")
         return mels
 
+    def make_phrases(self):
+        path = self.root / "phrases.txt"
+        path.write_text("Hello there.\n\nGood bye.\n", encoding="utf-8")
+        return path
+
     def make_transcripts(self):
         """The fixture transcripts plus one sentence without a recording (eligible for data.festival_corpus)."""
         path = self.root / "transcripts.csv"
@@ -213,4 +218,5 @@ SHIP_VOICE = "python scripts/ship_voice.py --run {run} --data {lj} --out {tmp}/v
 ADAM = "python benchmarks/train_throughput.py --configs small --threads 1 --adam-only --quick"
 TRAIN_STEP = ("python benchmarks/train_throughput.py --configs small --batch 1 --segment 2048 --precisions fp32 bf16 "
               "--steps 1 --threads 1 --memory-efficient-only --quick")
-VOICE_AB = "python benchmarks/voice_ab.py --runs {run} --data {lj} --quick --out {tmp}/voice_ab.json"
+VOICE_AB = ("python benchmarks/voice_ab.py --runs {run} --data {lj} --quick --clips 1 --cpu-log {tmp}/cpu.log "
+            "--out {tmp}/voice_ab.json")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from quick_runs import ADAM, DIGITS, FESTIVAL_WER, HAVE_FESTIVAL, LATENT, REPO, SHIP_VOICE, TRAIN_STEP, have_module, \
-    run_script
+from quick_runs import ADAM, DIGITS, FESTIVAL_WER, HAVE_FESTIVAL, LATENT, REPO, SHIP_VOICE, TRAIN_STEP, VOICE_AB, \
+    have_module, run_script
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 PREFIXES = ("waveglow ", "python benchmarks/", "python scripts/", "python -m ", "torchrun ", "pytest ", "make ")
@@ -171,6 +171,18 @@ QUICK: dict[str, Q] = {
           '"ours bf16 chunked" --quick --no-memory --threads 1'),
     "python benchmarks/vocoder_speed.py --durations 10":
         Q("python benchmarks/vocoder_speed.py --durations 0.05 --quick --threads 1"),
+    "python benchmarks/voice_ab.py --runs RUN... --data ljspeech-sample --clips 8 --cpu-log cpu.log": Q(VOICE_AB),
+    "waveglow train --config configs/waveglow_small.json --init-from voices/in_training --data ljspeech-sample "
+    "--out RUN --precision bf16 --spectral-loss 1":
+        Q("waveglow train --config {tinycfg} --init-from {run} --data {lj} --out {tmp}/run_init --precision bf16 "
+          "--spectral-loss 1 --threads 1 --no-progress --no-eval"),
+    "python scripts/ship_voice.py --run RUN --data ljspeech-sample --out voices/in_training": Q(SHIP_VOICE),
+    "python scripts/device_voice.py pack --data ljspeech-sample":
+        Q("python scripts/device_voice.py pack --data {lj} --out {tmp}/device_set --quick"),
+    "python scripts/device_voice.py command": Q("python scripts/device_voice.py command --quick"),
+    "waveglow tts -i phrases.txt -o out/":
+        Q("waveglow tts -i {phrases} -o {tmp}/phrases_out --checkpoint griffin-lim --griffin-lim-iters 2",
+          needs=("festival",)),
     "python benchmarks/glow_digits.py": Q(DIGITS, needs=("sklearn",)),
     "python benchmarks/glow_digits.py --save-best runs/digits_best": Q(DIGITS, needs=("sklearn",)),
 }
