@@ -63,20 +63,28 @@ def _lineage(run: Path) -> dict:
             "earlier_training": json.loads(earlier.read_text()) if earlier.is_file() else None}
 
 
-def readme(summary: dict, results: dict, table: str, parameters: int, size_mb: float, dtype: str) -> str:
-    return f"""# The built-in WaveGlow voice
+def readme(summary: dict, results: dict, table: str, parameters: int, size_mb: float, dtype: str,
+           built_in: bool = True) -> str:
+    start = summary.get("initialised_from")
+    lineage = (f"\nIt continued from {start['source']} (iteration {start['iteration']}, {start['weights']} weights) with "
+               "`waveglow train --init-from`.\n" if start else "")
+    use = ("`waveglow vocode`, `waveglow tts` and the demo use this voice when no --checkpoint is given." if built_in
+           else "Not the default voice: training sessions continue from it with `waveglow train --init-from` and "
+                "ship it with scripts/ship_voice.py once it meets the bar in the README.")
+    title = "The built-in WaveGlow voice" if built_in else "The WaveGlow voice in training"
+    return f"""# {title}
 
 A small WaveGlow (see config.json: {parameters:,} parameters, {size_mb:.1f} MB stored as {dtype}) trained on
 {summary['data']}, on CPU: {summary['iterations']:,} iterations, {summary['training_hours']} h,
 {summary['audio_hours_seen']:.1f} h of audio segments seen. Machine: {summary['machine']}.
-Training config: training_config.json; history: training_summary.json.
+Training config: training_config.json; history: training_summary.json.{lineage}
 
 Copy-synthesis on the {results['n_utterances']} held-out clips ({results['seconds']:.0f} s), sigma
 {results['settings']['sigma']}, scored on these stored weights (`waveglow evaluate`, evaluation.json):
 
 {table}
 
-`waveglow vocode`, `waveglow tts` and the demo use this voice when no --checkpoint is given.
+{use}
 """
 
 
@@ -113,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = training_summary(run, loaded)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".shipping-", dir=out.parent))
+    umask = os.umask(0)  # mkdtemp makes the folder 0700: give it the mode any new folder gets
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     previous = out.parent / f".previous-{out.name}"
     try:
         loaded.model.save_pretrained(staging, dtype=args.dtype)
@@ -127,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         (staging / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         size_mb = (staging / "model.safetensors").stat().st_size / 1e6
         table = markdown_table(results)
+        built_in = out.resolve() == (ROOT / "waveglow" / "assets" / "waveglow_default").resolve()
         (staging / "README.md").write_text(readme(summary, results, table, stored.model.num_parameters(), size_mb,
-                                                  args.dtype))
+                                                  args.dtype, built_in))
         # Swap by renames: at every moment `out` is either the old voice or the complete new one.
         if previous.exists():
             shutil.rmtree(previous)
