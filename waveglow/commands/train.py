@@ -133,6 +133,8 @@ def run(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.init_from is not None and args.resume is not None:  # before any data is read
+        raise UserError("--init-from starts a new run; --resume continues one: give one of them")
     out = Path(args.out)
     store = CheckpointStore(out / "checkpoints")
     checkpoint_path, checkpoint_config = None, None
@@ -155,8 +157,6 @@ def run(args) -> int:
         trainer = Trainer(config, args.data, out, context, resample=args.resample,
                           show_progress=not args.no_progress, held_out_evaluation=not args.no_eval)
         if args.init_from is not None:
-            if checkpoint_path is not None:
-                raise UserError("--init-from starts a new run; --resume continues one: give one of them")
             loaded = trainer.initialize_from(args.init_from)
             if context.is_main:
                 print(f"initialised from {loaded.source} ({loaded.kind}"
