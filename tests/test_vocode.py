@@ -132,7 +132,8 @@ def test_cli_checkpoint_griffin_lim_is_accepted_and_says_what_it_ignores(tmp_pat
     np.save(tmp_path / "a.npy", mel)
     np.save(tmp_path / "m16.npy", MEL)
     code = run_cli(monkeypatch, tmp_path / "a.npy", tmp_path / "m16.npy", "-o", tmp_path / "o", "--checkpoint",
-                   "griffin-lim", "--griffin-lim-iters", 3, "--denoise", 0.1, "--chunk-frames", 8, "--precision", "bf16")
+                   "griffin-lim", "--griffin-lim-iters", 3, "--denoise", 0.1, "--chunk-frames", 8,
+                   "--precision", "bf16")
     log = capsys.readouterr()
     assert code == 1  # the 16-channel mel fails alone, naming itself and the 80 channels Griffin-Lim reads
     assert log.out.splitlines()[0] == "vocoder: Griffin-Lim fallback (requested instead of a WaveGlow); 3 iterations"
