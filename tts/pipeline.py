@@ -24,15 +24,14 @@ import numpy as np
 from waveglow.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
 
 from .festival import FestivalFrontend
-from .griffin_lim import GriffinLimVocoder
+from .griffin_lim import GRIFFIN_LIM_NAMES, REQUESTED_REASON, GriffinLimVocoder, is_griffin_lim_name  # noqa: F401
+from .limits import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_CHARS = 2000
 DEFAULT_PAUSE_SECONDS = 0.25
 DEFAULT_SIGMA = 0.666
 DEFAULT_VOCODER_DIR = "waveglow_default"
-GRIFFIN_LIM_NAMES = ("griffin-lim", "griffinlim", "griffin_lim")
 
 
 class SynthesisError(ValueError):
@@ -85,7 +84,7 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in cleaned if _SPEAKABLE.search(s)]
 
 
-def check_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> str:
     """The text with outer whitespace stripped; SynthesisError when it is empty or longer than `max_chars`."""
     if not isinstance(text, str):
         raise SynthesisError(f"text must be a string, got {type(text).__name__}")
@@ -94,7 +93,7 @@ def check_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         raise SynthesisError("text is empty: nothing to synthesise")
     if len(stripped) > max_chars:
         raise SynthesisError(f"text is {len(stripped)} characters long; the limit is {max_chars} "
-                             "(split it into several calls or raise max_chars)")
+                             "(split it, or raise it with --max-chars / max_chars=)")
     if not _SPEAKABLE.search(stripped):
         raise SynthesisError("text has no letters or digits: nothing to synthesise")
     return stripped
@@ -250,7 +249,7 @@ class Synthesizer:
     def __init__(self, frontend: Any = "festival", vocoder: Any = None, denoise: float = 0.0,
                  sigma: float = DEFAULT_SIGMA, tacotron2: Any = None, device: Any = "auto", *,
                  prenet_dropout: float = 0.5, pause_seconds: float = DEFAULT_PAUSE_SECONDS,
-                 max_chars: int = DEFAULT_MAX_CHARS, seed: int | None = None, griffin_lim_iters: int = 60,
+                 max_chars: int = MAX_TEXT_CHARS, seed: int | None = None, griffin_lim_iters: int = 60,
                  festival_timeout_s: float = 60.0, precision: str = "auto"):
         if pause_seconds < 0:
             raise SynthesisError(f"pause_seconds must be >= 0, got {pause_seconds}")
@@ -279,8 +278,8 @@ class Synthesizer:
             if shipped is None:
                 return GriffinLimVocoder(n_iter=griffin_lim_iters)
             vocoder = shipped
-        if isinstance(vocoder, str) and vocoder.lower() in GRIFFIN_LIM_NAMES:
-            return GriffinLimVocoder(n_iter=griffin_lim_iters, reason="requested instead of a WaveGlow")
+        if is_griffin_lim_name(vocoder):
+            return GriffinLimVocoder(n_iter=griffin_lim_iters, reason=REQUESTED_REASON)
         if hasattr(vocoder, "mel_to_audio"):
             return vocoder
         if isinstance(vocoder, (str, os.PathLike)) or _is_waveglow(vocoder):

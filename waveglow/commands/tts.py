@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from tts.limits import MAX_TEXT_CHARS
 from waveglow.precision import CHOICES as PRECISION_CHOICES
 
 HELP = "synthesise speech from text: Festival or Tacotron2 mels, vocoded by WaveGlow or the Griffin-Lim fallback"
@@ -41,7 +42,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--prenet-dropout", type=float, default=0.5,
                         help="Tacotron2 prenet dropout at inference (NVIDIA: 0.5; 0 = deterministic)")
     parser.add_argument("--pause", type=float, default=0.25, help="seconds of silence between sentences")
-    parser.add_argument("--max-chars", type=int, default=2000, help="longest text accepted (default 2000)")
+    parser.add_argument("--max-chars", type=int, default=MAX_TEXT_CHARS,
+                        help="longest text accepted per utterance (default %(default)s, the demo's limit too)")
     parser.add_argument("--griffin-lim-iters", type=int, default=60, help="Griffin-Lim iterations (default 60)")
 
 
