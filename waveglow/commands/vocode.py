@@ -33,6 +33,9 @@ def add_arguments(parser) -> None:
                         help="precision of the WaveGlow WN networks; couplings and log-dets stay fp32. auto (default): "
                              "bf16 where the hardware has it (CUDA, CPUs with AVX512-BF16 / AMX), else fp32; fp16 "
                              "needs CUDA")
+    parser.add_argument("--runtime", default="torch", choices=("torch", "onnx"),
+                        help="torch (default), or onnx: run a graph from `waveglow export CKPT --onnx M.onnx` "
+                             "(--checkpoint M.onnx) with onnxruntime, fp32 on the CPU; same audio for the same --seed")
     parser.add_argument("--mel-format", default="auto",
                         choices=("auto", "nvidia", "hifigan", "coqui", "espnet", "db", "log10"),
                         help="mel convention (auto: natural-log mels, Coqui [0,1]/[-4,4] by value range)")
@@ -127,12 +130,20 @@ def run(args) -> int:
     from waveglow.vocode_files import MelToWavJob, VocodeOptions
 
     _check_options(args)
+    if args.runtime == "onnx" and args.checkpoint is None:
+        raise UserError("--runtime onnx needs --checkpoint MODEL.onnx (written by `waveglow export CKPT --onnx "
+                        "MODEL.onnx`)")
     if args.checkpoint is None:
         args.checkpoint = _built_in_voice()
     out = Path(args.output_dir)
     _prepare_output_dir(out)
     try:
-        vocoder = get_vocoder(args.checkpoint, args.device, args.precision)
+        if args.runtime == "onnx":
+            from waveglow.onnx_export import load_onnx_vocoder
+
+            vocoder = load_onnx_vocoder(args.checkpoint, args.device, args.precision)
+        else:
+            vocoder = get_vocoder(args.checkpoint, args.device, args.precision)
     except VocodeSetupError as exc:
         raise UserError(str(exc)) from None
     params, stats = _format_options(args, vocoder.config)
