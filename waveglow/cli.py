@@ -13,6 +13,7 @@ import sys
 COMMANDS: list[tuple[str, str]] = [
     ("info", "waveglow.commands.info"),
     ("convert", "waveglow.commands.convert"),
+    ("export", "waveglow.commands.export"),
     ("vocode", "waveglow.commands.vocode"),
     ("tts", "waveglow.commands.tts"),
     ("demo", "waveglow.commands.demo"),

@@ -36,6 +36,9 @@ def add_arguments(parser) -> None:
                         help="precision of the WaveGlow WN networks; couplings and log-dets stay fp32. auto (default): "
                              "bf16 where the hardware has it (CUDA, CPUs with AVX512-BF16 / AMX), else fp32; fp16 "
                              "needs CUDA")
+    parser.add_argument("--runtime", default="torch", choices=("torch", "onnx"),
+                        help="torch (default), or onnx: run a graph from `waveglow export CKPT --onnx M.onnx` "
+                             "(--checkpoint M.onnx) with onnxruntime, fp32 on the CPU; same audio for the same --seed")
     parser.add_argument("--mel-format", default="auto",
                         choices=("auto", "nvidia", "hifigan", "coqui", "espnet", "db", "log10"),
                         help="mel convention (auto: natural-log mels, Coqui [0,1]/[-4,4] by value range)")
@@ -131,6 +134,9 @@ def run(args) -> int:
     from waveglow.vocode_files import MelToWavJob, VocodeOptions
 
     _check_options(args)
+    if args.runtime == "onnx" and args.checkpoint is None:
+        raise UserError("--runtime onnx needs --checkpoint MODEL.onnx (written by `waveglow export CKPT --onnx "
+                        "MODEL.onnx`)")
     # This command prints which vocoder speaks itself; without a handler of our own, logging's last resort would
     # print the fallback warning a second time on stderr.
     vocode_log = logging.getLogger("waveglow.vocode")
@@ -139,7 +145,12 @@ def run(args) -> int:
     out = Path(args.output_dir)
     _prepare_output_dir(out)
     try:
-        vocoder = choose_vocoder(args.checkpoint, args.device, args.precision, args.griffin_lim_iters)
+        if args.runtime == "onnx":
+            from waveglow.onnx_export import load_onnx_vocoder
+
+            vocoder = load_onnx_vocoder(args.checkpoint, args.device, args.precision)
+        else:
+            vocoder = choose_vocoder(args.checkpoint, args.device, args.precision, args.griffin_lim_iters)
     except VocodeSetupError as exc:
         raise UserError(str(exc)) from None
     # which vocoder speaks, first (the fallback's own warning goes to the log, for Python callers)
