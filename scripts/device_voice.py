@@ -78,7 +78,19 @@ def pack(data: Path, out: Path, budget_mib: float | None, max_clips: int | None,
         lines.append(f"{utterance.utt_id}|{utterance.raw_text or text}|{text}")
         used += size
     (out / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cache_f0(out)
     return {"clips": len(lines), "mib": used / 2**20, "budget_mib": budget_mib, "wheels_mib": wheel_bytes / 2**20}
+
+
+def cache_f0(voice_set: Path) -> None:
+    """The pYIN F0 of every packed clip into voice_set/f0 (what the voice's sine excitation is made from), so the
+    device's run does not spend its minutes tracking pitch on the CPU; the command copies it into the run."""
+    from data.dataset import AudioMelDataset
+    from data.ljspeech import read_ljspeech
+
+    dataset = AudioMelDataset(list(read_ljspeech(voice_set)), excitation=True, f0_cache_dir=voice_set / "f0")
+    for utterance in dataset.utterances:
+        dataset.clip_f0(utterance, dataset.load_audio(utterance))
 
 
 def device_command(minutes: float, batch_size: int, data: str, out: str, device: str, precision: str,
@@ -91,7 +103,8 @@ def device_command(minutes: float, batch_size: int, data: str, out: str, device:
     export = f"{python} -m waveglow.cli convert {run} {out}/voice --dtype fp16"  # $OUT expands there
     install = (f"rm -rf {run}; (ls .device/whl/*.whl >/dev/null 2>&1 && {python} -m pip install -q --no-index --no-deps "
                "--no-compile --target /tmp/site .device/whl/*.whl); export PYTHONPATH=/tmp/site:$PWD")
-    return (f"{install}; timeout -s INT {int(minutes * 60)} {shlex.join(train)}; "
+    f0 = f"mkdir -p {run} && (cp -r {data}/f0 {run}/f0 2>/dev/null || true)"  # the packed pitch, if any
+    return (f"{install}; {f0}; timeout -s INT {int(minutes * 60)} {shlex.join(train)}; "
             f"{export} && cp {run}/metrics.jsonl {out}/voice/metrics.jsonl")
 
 
@@ -117,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(+ {summary['wheels_mib']:.1f} MiB of wheels) into {args.out}")
         return 0
     if args.quick:
-        print(device_command(0.5, 2, str(DEVICE_DIR / "voice_set"), "out", "cpu", "fp32", 2, sys.executable,
+        print(device_command(2.0, 2, str(DEVICE_DIR / "voice_set"), "out", "cpu", "fp32", 2, sys.executable,
                              args.train_args, run="voice_run", config=str(REPO / "configs" / "waveglow_small.json")))
     else:
         print(device_command(args.minutes, args.batch_size, ".device/voice_set", "$OUT", "cuda", "bf16", 10**7,

@@ -165,6 +165,8 @@ def test_device_voice_quick(tmp_path):
                    check=True, capture_output=True)
     clips = read_ljspeech(packed)
     assert clips and not any(is_held_out(u.utt_id) for u in clips)
+    # the voice's pitch travels with the set, one F0 track per clip
+    assert sorted(p.name for p in (packed / "f0").iterdir()) == sorted(f"{u.utt_id}.f0.npy" for u in clips)
     assert any(is_held_out(u.utt_id) for u in read_ljspeech(fixtures))  # the fixture does hold some
     command = subprocess.run([sys.executable, str(script), "command", "--quick"], check=True, capture_output=True,
                              text=True).stdout.strip()
