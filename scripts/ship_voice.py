@@ -66,8 +66,9 @@ def _lineage(run: Path) -> dict:
 def readme(summary: dict, results: dict, table: str, parameters: int, size_mb: float, dtype: str,
            built_in: bool = True) -> str:
     start = summary.get("initialised_from")
-    lineage = (f"\nIt continued from {start['source']} (iteration {start['iteration']}, {start['weights']} weights) with "
-               "`waveglow train --init-from`.\n" if start else "")
+    where = ("its exported weights" if start and start.get("iteration") is None else
+             f"iteration {start['iteration']}, {start['weights']} weights" if start else "")
+    lineage = (f"\nIt continued from {start['source']} ({where}) with `waveglow train --init-from`.\n" if start else "")
     use = ("`waveglow vocode`, `waveglow tts` and the demo use this voice when no --checkpoint is given." if built_in
            else "Not the default voice: training sessions continue from it with `waveglow train --init-from` and "
                 "ship it with scripts/ship_voice.py once it meets the bar in the README.")
