@@ -243,10 +243,17 @@ class OnnxWaveGlow(nn.Module):
             raise VocodeSetupError(f"the ONNX graph runs in fp32 only, not {precision} (use precision fp32)")
         yield None
 
+    def excitation_of_mel(self, mel: torch.Tensor) -> None:
+        """None: exported graphs take no sine excitation (`export_onnx` refuses models with one)."""
+        return None
+
     @torch.no_grad()
     def infer(self, mel: torch.Tensor, sigma: float = 0.666, z: torch.Tensor | None = None,
-              generator: torch.Generator | None = None, precision: str | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, precision: str | None = None,
+              excitation: torch.Tensor | None = None) -> torch.Tensor:
         """As `WaveGlow.infer` (fp32): mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop] float32 (CPU)."""
+        if excitation is not None:
+            raise ValueError("an exported graph takes no excitation")
         if precision not in (None, "auto", "fp32"):
             with self.network_precision(precision):  # raises: fp32 only
                 pass
