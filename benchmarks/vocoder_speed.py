@@ -91,7 +91,7 @@ def runners(model: WaveGlow, seconds: float, chunk_frames: int, chunked_from: fl
     rows["ours fp32 untiled"] = untiled("fp32")
     rows["ours bf16 untiled"] = untiled("bf16")
     if seconds >= chunked_from:
-        from waveglow.long_form import infer_chunked
+        from waveglow.vocoder.long_form import infer_chunked
 
         def chunked(precision):
             def run(mel, z):

@@ -27,10 +27,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from data.errors import DataError
+from waveglow.audio.features import MelSpectrogram, load_wav
+from waveglow.common.errors import DataError
 from data.ljspeech import Utterance
 from data.mel_cache import MelCache
-from waveglow.audio import MelSpectrogram, load_wav
 
 
 class AudioMelDataset(torch.utils.data.Dataset):

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 
 from demo import backend  # noqa: E402
 from demo.plots import mel_image, waveform_image  # noqa: E402
+from waveglow.common.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ def write_wav(audio: np.ndarray, sampling_rate: int) -> str:
 
 def shown_in_page(handler):
     """Turn user-facing errors into a gr.Error message in the page; log anything unexpected."""
-    from data.errors import DataError
 
     @functools.wraps(handler)
     def wrapper(*args):

@@ -14,6 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from waveglow.audio.features import MelSpectrogram, load_wav
+from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder
+from waveglow.audio.mel_files import MelFileError, load_mel_file as read_mel
+from waveglow.audio.wav_writer import write_wav_atomic
+from waveglow.common.errors import CheckpointError, ConfigError, DataError
+from waveglow.vocoder.model import WaveGlow
+from tts.festival import FestivalFrontend, FrontendError
+from tts.pipeline import SynthesisError
 
 MAX_TEXT_CHARS = 600
 MAX_AUDIO_SECONDS = 30.0
@@ -64,8 +72,6 @@ def default_checkpoint() -> str | None:
 
 
 def griffin_lim_label() -> str:
-    from tts.griffin_lim import FALLBACK_LABEL
-
     return FALLBACK_LABEL
 
 
@@ -88,9 +94,6 @@ def resolve_vocoder(choice: str, custom_path: str = "") -> VocoderChoice:
 @functools.lru_cache(maxsize=4)
 def load_waveglow(checkpoint: str):
     """WaveGlow from any supported checkpoint, cached per path, in eval mode."""
-    from waveglow.checkpoint import CheckpointError
-    from waveglow.config import ConfigError
-    from waveglow.model import WaveGlow
 
     try:
         return WaveGlow.from_pretrained(checkpoint).eval()
@@ -108,8 +111,6 @@ def vocoder_mel_settings(vocoder: VocoderChoice) -> dict:
 
 @functools.lru_cache(maxsize=4)
 def mel_transform(sampling_rate: int, hop_length: int, n_mels: int):
-    from waveglow.audio import MelSpectrogram
-
     return MelSpectrogram(sampling_rate=sampling_rate, hop_length=hop_length, n_mels=n_mels)
 
 
@@ -131,8 +132,6 @@ class Result:
 
 
 def _griffin_lim(mel: torch.Tensor, sampling_rate: int, hop_length: int) -> np.ndarray:
-    from tts.griffin_lim import GriffinLimVocoder
-
     return GriffinLimVocoder(sampling_rate=sampling_rate, hop_length=hop_length, n_iter=32).mel_to_audio(mel)
 
 
@@ -202,7 +201,6 @@ def write_output_wav(audio: np.ndarray, sampling_rate: int, folder: Path) -> Pat
     import atexit
     import uuid
 
-    from waveglow.wav_writer import write_wav_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"waveglow-{uuid.uuid4().hex[:12]}.wav"
@@ -244,7 +242,6 @@ def _synthesizer(frontend: str, vocoder_arg: str, denoise: float, sigma: float):
 
 def _festival_mel(text: str, settings: dict) -> torch.Tensor:
     """Fallback frontend while tts.pipeline is missing: Festival speech -> our mel for the vocoder."""
-    from tts.festival import FestivalFrontend
 
     return FestivalFrontend(n_mel_channels=settings["n_mels"], sampling_rate=settings["sampling_rate"],
                             hop_length=settings["hop_length"]).text_to_mel(text)
@@ -254,8 +251,6 @@ def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: floa
     """Text -> speech with the chosen frontend and vocoder (tts.pipeline when installed)."""
     text = check_text(text)
     if _optional_module("tts.pipeline") is not None:
-        from tts.festival import FrontendError
-        from tts.pipeline import SynthesisError
 
         vocoder_arg = vocoder.checkpoint or GRIFFIN_LIM
         try:
@@ -294,7 +289,6 @@ def _tensor_from_loaded(obj) -> torch.Tensor:
 def load_mel_file(path: str) -> torch.Tensor:
     """An uploaded .npy / .pt file -> float32 mel [n_mels, F] or [F, n_mels]; read through the loading gate
     (`waveglow.mel_files`): nothing in the file is executed, sizes are checked before anything is allocated."""
-    from waveglow.mel_files import MelFileError, load_mel_file as read_mel
 
     suffix = Path(path).suffix.lower()
     if suffix not in (".npy", ".pt"):
@@ -342,8 +336,6 @@ def check_mel_size(mel: torch.Tensor) -> None:
 # ---- recordings -----------------------------------------------------------------------------------------------------
 def load_recording(path: str | None, sampling_rate: int) -> np.ndarray:
     """An uploaded audio file -> float32 mono [T] at `sampling_rate` (resampled), at most MAX_AUDIO_SECONDS."""
-    from data.errors import DataError
-    from waveglow.audio import load_wav
 
     if not path:
         raise DemoError("Please upload a recording first.")

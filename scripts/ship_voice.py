@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from waveglow.commands.evaluate import held_out_utterances
     from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
-    from waveglow.training.loading import load_for_scoring
+    from waveglow.vocoder.loading import load_for_scoring
 
     run, out = Path(args.run), Path(args.out)
     loaded = load_for_scoring(run)

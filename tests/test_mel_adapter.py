@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tts.mel_adapter import (LJSPEECH_PEAK, LJSPEECH_UTTERANCE_MEAN, LJSPEECH_UTTERANCE_STD, CoquiMel,
+from waveglow.audio.mel_adapter import (LJSPEECH_PEAK, LJSPEECH_UTTERANCE_MEAN, LJSPEECH_UTTERANCE_STD, CoquiMel,
                              FilterbankProjector, HifiGanMel, MelDomainWarning, MelFilterbank, MelFormatError,
                              convert_mel, detect_convention, domain_issues, to_vocoder_mel)
 from waveglow.audio import MelSpectrogram, dft_conv_basis, load_wav, periodic_hann_window

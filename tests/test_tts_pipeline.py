@@ -13,14 +13,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from tts import FrontendError, SynthesisError, Synthesizer
-from tts.festival import INSTALL_COMMAND, FestivalFrontend
-from tts.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, nonnegative_least_squares
-from tts.pipeline import check_text, default_vocoder_path, split_sentences, write_wav_atomic
-from tts.tacotron2 import MaxDecoderStepsWarning
 from waveglow import WaveGlow
 from waveglow.audio import MelSpectrogram, mel_filterbank, resample_audio
+from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, nonnegative_least_squares
 from waveglow.cli import main as cli_main
+from tts import FrontendError, SynthesisError, Synthesizer
+from tts.festival import FestivalFrontend, INSTALL_COMMAND
+from tts.pipeline import check_text, default_vocoder_path, split_sentences, write_wav_atomic
+from tts.tacotron2 import MaxDecoderStepsWarning
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 TACOTRON2 = GOLDEN / "tacotron2_nvidia_train_style.pt"  # 80 mels

@@ -8,11 +8,11 @@ import torch
 
 from waveglow import WaveGlow, cli
 from waveglow.audio import MelSpectrogram, load_wav
-from waveglow.config import WaveGlowConfig
-from waveglow.denoiser import Denoiser
-from waveglow.long_form import infer_chunked, plan_chunks, receptive_field
-from waveglow.vocode import clear_cache, get_vocoder, vocode
-from waveglow.wav_writer import to_pcm16
+from waveglow.audio.wav_writer import to_pcm16
+from waveglow.vocoder.config import WaveGlowConfig
+from waveglow.vocoder.denoiser import Denoiser
+from waveglow.vocoder.inference import clear_cache, get_vocoder, vocode
+from waveglow.vocoder.long_form import infer_chunked, plan_chunks, receptive_field
 
 from conftest import FIXTURES, GOLDEN
 
@@ -46,7 +46,7 @@ def long_mel():
 def run_cli(monkeypatch, *argv):
     """waveglow.cli.main with only the vocode command registered (other commands may be work in progress); fp32
     unless the test names a precision, so outputs compare with `model.infer` on any CPU."""
-    monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode")])
+    monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode", "vocode mels")])
     precision = [] if "--precision" in argv else ["--precision", "fp32"]
     return cli.main(["vocode", *map(str, argv), *precision, "--no-progress"])
 
@@ -264,7 +264,7 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(model, monkeypatch, na
     fp32 on one without; an explicit bf16 there still runs, with one warning."""
     import warnings
 
-    from waveglow import precision
+    from waveglow.common import precision
 
     monkeypatch.setattr(precision, "native_bf16", lambda device: native)
     monkeypatch.setattr(precision, "_warned", set())

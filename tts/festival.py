@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from waveglow.audio.features import MelSpectrogram, load_wav, resample_audio
 
 INSTALL_COMMAND = "apt-get install festival festvox-us-slt-hts"
 DEFAULT_VOICE = "cmu_us_slt_arctic_hts"
@@ -109,7 +110,6 @@ class FestivalFrontend:
 
         Raises FrontendError when Festival or the voice is missing, fails, times out or writes no audio.
         """
-        from waveglow.audio import load_wav
 
         text2wave = find_text2wave()
         with tempfile.TemporaryDirectory(prefix="festival-") as tmp:
@@ -145,7 +145,6 @@ class FestivalFrontend:
     # ------------------------------------------------------------------ mel
     def _mel_transform(self):
         if self._mel is None:
-            from waveglow.audio import MelSpectrogram
 
             self._mel = MelSpectrogram(**self.mel_settings)
         return self._mel
@@ -154,7 +153,6 @@ class FestivalFrontend:
         """float32 audio [T] at `rate` Hz -> log-mel torch.Tensor [n_mel_channels, 1 + T' // hop] at our rate."""
         import torch
 
-        from waveglow.audio import resample_audio
 
         if rate != self.sampling_rate:
             audio = resample_audio(audio, rate, self.sampling_rate)

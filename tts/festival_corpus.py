@@ -15,9 +15,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from data.errors import DataError
+from waveglow.audio.features import resample_audio
+from waveglow.audio.wav_writer import write_wav_atomic
+from waveglow.common.atomic import atomic_write_text
+from waveglow.common.errors import DataError
 from data.ljspeech import read_transcripts
 from data.splits import is_held_out
+from tts.festival import FestivalFrontend
 
 PREFIX = "festival-"
 
@@ -36,10 +40,6 @@ def build(transcripts: str, out: str, count: int, first_id: str = "LJ003", skip_
     """Synthesise the chosen sentences into `out`; returns the ids written now (kept ones excluded)."""
     import numpy as np
 
-    from tts.festival import FestivalFrontend
-    from waveglow.atomic import atomic_write_text
-    from waveglow.audio import resample_audio
-    from waveglow.wav_writer import write_wav_atomic
 
     skip = {p.stem for p in Path(skip_recorded).iterdir()} if skip_recorded else set()
     chosen = choose(read_transcripts(transcripts), count, first_id, skip)

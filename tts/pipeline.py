@@ -21,10 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from waveglow.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
+from waveglow.audio.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
 
-from .festival import FestivalFrontend
-from .griffin_lim import GriffinLimVocoder
+from waveglow.audio.griffin_lim import GriffinLimVocoder
+from waveglow.vocoder.inference import VocodeSetupError, get_vocoder, make_generator, resolve_device
+from waveglow.vocoder.model import WaveGlow
+from tts.festival import FestivalFrontend
+from tts.tacotron2 import Tacotron2
+from tts.text import text_to_sequence
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +140,7 @@ class Tacotron2Frontend:
 
     def __init__(self, model_or_path, prenet_dropout: float = 0.5, device: Any = "auto",
                  cleaners: tuple[str, ...] = ("english_cleaners",)):
-        from waveglow.vocode import resolve_device
 
-        from .tacotron2 import Tacotron2
 
         self.device = resolve_device(device)
         if isinstance(model_or_path, Tacotron2):
@@ -158,7 +160,6 @@ class Tacotron2Frontend:
 
     def text_to_mel(self, text: str):
         """Text -> log-mel torch.Tensor [n_mel_channels, frames] (postnet output)."""
-        from .text import text_to_sequence
 
         ids = text_to_sequence(text, self.cleaners)
         if not ids:
@@ -178,7 +179,6 @@ class WaveGlowVocoder:
 
     def __init__(self, model_or_path, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, device: Any = "auto",
                  precision: str = "auto"):
-        from waveglow.vocode import VocodeSetupError, get_vocoder
 
         if sigma < 0:
             raise SynthesisError(f"sigma must be >= 0, got {sigma}")
@@ -213,7 +213,6 @@ class WaveGlowVocoder:
 
     def reseed(self, seed: int) -> None:
         """Draw latents from a CPU generator seeded with `seed` (same seed, same audio on every device)."""
-        from waveglow.vocode import make_generator
 
         self.generator = make_generator(seed)
 
@@ -392,8 +391,6 @@ def _limit_peak(audio: np.ndarray, ceiling: float = 0.999) -> np.ndarray:
 
 
 def _resolve_device(device: Any):
-    from waveglow.vocode import VocodeSetupError, resolve_device
-
     try:
         return resolve_device("auto" if device is None else device)
     except VocodeSetupError as exc:
@@ -406,6 +403,4 @@ def _describe(part: Any) -> str:
 
 
 def _is_waveglow(obj: Any) -> bool:
-    from waveglow.model import WaveGlow
-
     return isinstance(obj, WaveGlow)

@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 
-from waveglow.safe_loading import CheckpointError, load_torch_file
+from waveglow.common.errors import CheckpointError
+from waveglow.common.safe_loading import load_torch_file
 
 # DistributedDataParallel (DeepLearningExamples training) prefixes every key with this.
 _DDP_PREFIX = "module."

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data.errors import DataError
+from waveglow.common.errors import DataError
 
 MAX_WAV_VALUE = 32768.0  # int16 full scale: NVIDIA feeds float(int16) / 32768 to every model
 

@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import DataError
+from waveglow.common.errors import DataError
+from waveglow.common.safe_loading import load_npz, read_json
 
 CLAMP_MIN = 1e-5
 LOG_FLOOR = math.log(CLAMP_MIN)  # -11.5129: the smallest value a vocoder mel can hold
@@ -419,7 +420,6 @@ def make_convention(name: str, target: MelFilterbank | None = None, params: dict
 
 def load_format_params(path: str | Path) -> dict[str, Any]:
     """A JSON file of convention parameters (e.g. a Coqui config.json)."""
-    from waveglow.safe_loading import read_json  # the loading gate: regular files only, size-capped
 
     path = Path(path)
     data = read_json(path, MelFormatError)
@@ -430,7 +430,6 @@ def load_format_params(path: str | Path) -> dict[str, Any]:
 
 def load_stats(path: str | Path) -> dict[str, np.ndarray]:
     """Normalisation stats from an .npz (no pickles): {'mean','std'}, {'mean','var'}, ESPnet feats_stats.npz."""
-    from waveglow.safe_loading import load_npz  # the loading gate: numeric arrays only, sizes checked first
 
     return load_npz(path, MelFormatError)
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-HELP = "convert an NVIDIA / DeepLearningExamples checkpoint to config.json + model.safetensors"
+from waveglow.common.errors import UserError
+from waveglow.vocoder.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from waveglow.vocoder.model import load_waveglow
 
 
 def add_arguments(parser) -> None:
@@ -15,9 +16,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from waveglow.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_waveglow
-    from waveglow.cli import UserError
-
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory")

@@ -1,7 +1,6 @@
 """`waveglow demo`: serve the browser demo (gradio) on this machine; no share links, no analytics."""
 from __future__ import annotations
-
-HELP = "serve the browser demo (text to speech, vocoding, latent space) on a local port"
+from waveglow.common.errors import UserError
 
 
 def add_arguments(parser) -> None:
@@ -16,8 +15,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from waveglow.cli import UserError
-
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be in 1..65535, got {args.port}")
     try:

@@ -10,9 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from waveglow.precision import CHOICES as PRECISION_CHOICES
-
-HELP = "synthesise speech from text: Festival or Tacotron2 mels, vocoded by WaveGlow or the Griffin-Lim fallback"
+from waveglow.common.errors import UserError
+from waveglow.common.precision import CHOICES as PRECISION_CHOICES
+from tts.festival import FrontendError
+from tts.pipeline import SynthesisError, Synthesizer, write_wav_atomic
 
 
 def add_arguments(parser) -> None:
@@ -47,7 +48,6 @@ def add_arguments(parser) -> None:
 
 def read_text(args) -> str:
     """The text to speak, from the argument, --text-file or -i (exactly one of them)."""
-    from waveglow.cli import UserError
 
     given = [x for x in (args.text, args.text_file, args.phrases) if x is not None]
     if len(given) != 1:
@@ -66,10 +66,6 @@ def read_text(args) -> str:
 
 
 def run(args) -> int:
-    from tts.festival import FrontendError
-    from tts.pipeline import SynthesisError, Synthesizer, write_wav_atomic
-    from waveglow.cli import UserError
-
     text = read_text(args)
     # This command prints the front end and vocoder labels itself; without a handler of our own, logging would
     # print the fallback warning a second time on stderr.
@@ -102,9 +98,6 @@ def _speak_phrases(synth, text: str, out: Path) -> int:
     """One wav per non-empty line of `text` into `out` (0001.wav, ...); failures reported, the rest go on."""
     from tqdm import tqdm
 
-    from tts.festival import FrontendError
-    from tts.pipeline import SynthesisError, write_wav_atomic
-    from waveglow.cli import UserError
 
     lines = [line.strip() for line in text.splitlines()]
     numbered = [(i, line) for i, line in enumerate(lines, 1) if line]

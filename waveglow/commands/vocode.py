@@ -12,9 +12,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from waveglow.precision import CHOICES as PRECISION_CHOICES
-
-HELP = "vocode mel spectrograms (.npy/.npz/.pt files, folders, @lists) to 16-bit WAV files"
+from waveglow.audio.mel_adapter import (MelFormatError, load_format_params, load_stats, make_convention,
+                                        vocoder_filterbank)
+from waveglow.audio.mel_files import collect_mel_files
+from waveglow.common.errors import UserError
+from waveglow.common.precision import CHOICES as PRECISION_CHOICES
+from waveglow.vocoder.inference import VocodeSetupError, get_vocoder
+from waveglow.vocoder.vocode_files import MelToWavJob, VocodeOptions
+from tts.pipeline import default_vocoder_path
 
 
 def add_arguments(parser) -> None:
@@ -57,8 +62,6 @@ def add_arguments(parser) -> None:
 
 
 def _check_options(args) -> None:
-    from waveglow.cli import UserError
-
     if args.sigma < 0:
         raise UserError(f"--sigma must be >= 0, got {args.sigma}")
     if args.denoise < 0:
@@ -78,7 +81,6 @@ def _check_options(args) -> None:
 
 def _prepare_output_dir(out: Path) -> None:
     """Create OUT_DIR and prove it writable now, rather than failing on every file later."""
-    from waveglow.cli import UserError
 
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: output folder exists and is not a folder")
@@ -92,9 +94,6 @@ def _prepare_output_dir(out: Path) -> None:
 
 def _format_options(args, config):
     """(params, stats) for the mel adapter, validated once by building the convention."""
-    from tts.mel_adapter import (MelFormatError, load_format_params, load_stats, make_convention,
-                                 vocoder_filterbank)
-    from waveglow.cli import UserError
 
     try:
         params = load_format_params(args.mel_config) if args.mel_config else None
@@ -108,9 +107,6 @@ def _format_options(args, config):
 
 
 def _built_in_voice() -> str:
-    from tts.pipeline import default_vocoder_path
-    from waveglow.cli import UserError
-
     folder = default_vocoder_path()
     if folder is None:
         raise UserError("no built-in voice is installed: pass --checkpoint (e.g. NVIDIA's "
@@ -121,10 +117,6 @@ def _built_in_voice() -> str:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from waveglow.cli import UserError
-    from waveglow.mel_files import collect_mel_files
-    from waveglow.vocode import VocodeSetupError, get_vocoder
-    from waveglow.vocode_files import MelToWavJob, VocodeOptions
 
     _check_options(args)
     if args.checkpoint is None:

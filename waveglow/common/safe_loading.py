@@ -32,7 +32,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .safe_pickle import CheckpointError, PickledObject, RestrictedUnpickler, StorageType
+from waveglow.common.errors import CheckpointError, one_line
+from waveglow.common.safe_pickle import PickledObject, RestrictedUnpickler, StorageType
 
 __all__ = ["CheckpointError", "one_line", "open_regular", "load_torch_file", "load_npy", "load_npz", "load_safetensors",
            "read_json", "check_finite", "check_waveglow_config", "guard", "MAX_EXPANSION"]
@@ -65,11 +66,6 @@ def guard(path, error: type[Exception] = CheckpointError, what: str = "not a rea
     except FILE_ERRORS as exc:
         message = str(exc).splitlines()[0][:300] if str(exc) else ""
         raise error(_named(path, f"{what} ({type(exc).__name__}{': ' + message if message else ''})")) from None
-
-
-def one_line(text: str) -> str:
-    """An error message as one line (names from a file may hold newlines)."""
-    return " ".join(str(text).split("\n")).replace("\r", " ")
 
 
 def _named(path, message: str) -> str:

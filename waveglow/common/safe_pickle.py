@@ -26,9 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-
-class CheckpointError(Exception):
-    """A checkpoint file that cannot be loaded: unsafe, corrupt, or of an unknown layout."""
+from waveglow.common.errors import CheckpointError
 
 
 class PickledObject:
@@ -356,10 +354,3 @@ def load(file, **kwargs) -> Any:
 
 def loads(data: bytes, **kwargs) -> Any:
     return load(io.BytesIO(data), **kwargs)
-
-
-def safe_torch_load(path, map_location: Any = "cpu") -> Any:
-    """Compatibility name for `waveglow.safe_loading.load_torch_file` (the one loading gate)."""
-    from .safe_loading import load_torch_file
-
-    return load_torch_file(path, map_location=map_location)

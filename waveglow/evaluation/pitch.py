@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .quality import MetricError
+from waveglow.evaluation.quality import MetricError
 
 FMIN_HZ, FMAX_HZ = 65.0, 400.0
 FRAME_SECONDS, HOP_SECONDS = 1024 / 22050, 256 / 22050

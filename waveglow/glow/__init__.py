@@ -19,14 +19,15 @@ Modules (one idea each):
   image_grid    image grids written as PNG (Pillow), atomically
   sample_check  classifiers fitted on real images, to score class-conditional samples
 """
-from .config import COUPLINGS, GlowConfig
-from .dequantize import bits_per_dim_from_log_density, dequantize, to_image
-from .logit import LogitTransform
-from .model import Glow, GlowOutput, flow_step
-from .permutation import PERMUTATIONS, ChannelPermutation, ReversePermutation, ShufflePermutation, make_permutation
-from .split import Split
-from .top_prior import TopPrior
-from .zero_conv import ZeroConv2d, ZeroLinear
+from waveglow.glow.config import COUPLINGS, GlowConfig
+from waveglow.glow.dequantize import bits_per_dim_from_log_density, dequantize, to_image
+from waveglow.glow.logit import LogitTransform
+from waveglow.glow.model import Glow, GlowOutput, flow_step
+from waveglow.glow.permutation import (ChannelPermutation, PERMUTATIONS, ReversePermutation, ShufflePermutation,
+                                       make_permutation)
+from waveglow.glow.split import Split
+from waveglow.glow.top_prior import TopPrior
+from waveglow.glow.zero_conv import ZeroConv2d, ZeroLinear
 
 __all__ = [
     "COUPLINGS", "PERMUTATIONS", "ChannelPermutation", "Glow", "GlowConfig", "GlowOutput", "LogitTransform",

@@ -13,11 +13,11 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
-from ..safe_loading import file_size, guard, load_safetensors, read_json
-from ..safe_pickle import CheckpointError
-from ..atomic import atomic_write_bytes
-from .config import GlowConfig
-from .model import Glow
+from waveglow.common.atomic import atomic_write_bytes
+from waveglow.common.errors import CheckpointError
+from waveglow.common.safe_loading import file_size, guard, load_safetensors, read_json
+from waveglow.glow.config import GlowConfig
+from waveglow.glow.model import Glow
 
 FORMAT = "waveglow-toolkit-glow"
 CONFIG_FILE = "config.json"

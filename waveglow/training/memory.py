@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from waveglow.flow import zero_logdet
-from waveglow.model import WaveGlow
-from waveglow.squeeze import group_samples
+from waveglow.flows.flow import zero_logdet
+from waveglow.flows.squeeze import group_samples
+from waveglow.vocoder.model import WaveGlow
 
 
 class WaveGlowForTraining(nn.Module):

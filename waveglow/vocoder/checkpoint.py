@@ -5,7 +5,9 @@ Formats read (all without NVIDIA's code, every file through the loading gate `sa
   dle         DeepLearningExamples: {'state_dict': {'module.…'}, 'config': {...}}, cond conv split per layer
   state_dict  a bare state dict in NVIDIA's key layout
   ours        a directory written by `save_waveglow`: config.json + model.safetensors
+  training   our training runs: a run directory, its checkpoints/ folder or one ckpt_N.pt (run_checkpoints)
 Older NVIDIA layouts (per-layer `cond_layers`, separate `res_layers`/`skip_layers`) are merged on the way in.
+The model class is passed in (`read_waveglow(path, WaveGlow)`), so this module sits below the model it builds.
 """
 from __future__ import annotations
 
@@ -17,20 +19,25 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .atomic import atomic_path, atomic_write_text
-from .config import ConfigError, WaveGlowConfig
-from .safe_loading import (check_finite, check_waveglow_config, guard, load_safetensors, load_torch_file, open_regular,
+from waveglow.common.atomic import atomic_path, atomic_write_text
+from waveglow.common.errors import CheckpointError, ConfigError
+from waveglow.common.safe_pickle import PickledObject
+from waveglow.vocoder.config import WaveGlowConfig
+from waveglow.vocoder.run_checkpoints import (CheckpointStore, NotTrainingCheckpoint, load_training_checkpoint,
+                                              resolve_training_checkpoint)
+from waveglow.vocoder.run_config import TrainingConfig
+from waveglow.common.safe_loading import (check_finite, check_waveglow_config, guard, load_safetensors, load_torch_file, open_regular,
                            read_json)
-from .safe_pickle import CheckpointError, PickledObject
 
 FORMAT_NAME = "waveglow-toolkit"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 if TYPE_CHECKING:
-    from .model import WaveGlow
+    from waveglow.vocoder.model import WaveGlow
 
-__all__ = ["CheckpointError", "CheckpointInfo", "load_waveglow", "save_waveglow", "read_state_dict"]
+__all__ = ["CheckpointError", "CheckpointInfo", "TrainedModel", "load_exported", "read_state_dict",
+           "read_training_run", "read_waveglow", "save_waveglow"]
 
 
 @dataclass
@@ -257,10 +264,8 @@ def ours_to_nvidia(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _build(config: WaveGlowConfig, state: dict[str, torch.Tensor], path, map_location) -> "WaveGlow":
-    from .model import WaveGlow
-
-    model = WaveGlow(config)
+def _build(model_class, config: WaveGlowConfig, state: dict[str, torch.Tensor], path, map_location) -> "WaveGlow":
+    model = model_class(config)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -283,37 +288,87 @@ def _is_ours(path: Path) -> bool:
     return path.is_dir() or path.suffix == ".safetensors" or path.name == CONFIG_FILE
 
 
-def load_waveglow(path: str | Path, map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
-    """(model in eval mode on `map_location`, info) for any supported format, our training checkpoints included
-    (a run directory, its checkpoints/ folder or one ckpt file: the weights of that or the latest checkpoint).
-    Raises CheckpointError."""
-    from waveglow.training.loading import load_training_model  # lazily: the training package imports this module
-
-    trained = load_training_model(path)
+def read_waveglow(path: str | Path, model_class: type["WaveGlow"], map_location="cpu",
+                  raw: bool = False) -> tuple["WaveGlow", CheckpointInfo]:
+    """(model_class instance in eval mode on `map_location`, info) for any supported format, our training
+    checkpoints included (a run directory, its checkpoints/ folder or one ckpt file: the weights of that or the
+    latest checkpoint; `raw`: see `read_training_run`). Raises CheckpointError. `waveglow.vocoder.model.load_waveglow`
+    is this with WaveGlow."""
+    trained = read_training_run(path, model_class, raw)
     if trained is not None:
         info = CheckpointInfo(path=trained.source, source_format="training", config=trained.model.config,
                               extra={"iteration": trained.iteration, "weights": trained.weights})
         return trained.model.to(map_location), info
-    return load_exported(path, map_location)
+    return load_exported(path, model_class, map_location)
 
 
-def load_exported(path: str | Path, map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
-    """`load_waveglow` for everything but training checkpoints: our exported format (config.json +
+@dataclass
+class TrainedModel:
+    """The weights of one training checkpoint, in a model with plain weights (weight norm folded), eval mode."""
+
+    model: "WaveGlow"
+    source: str  # the ckpt file read
+    config: TrainingConfig  # the run's config (the model's, its prior sigma, its mel settings)
+    iteration: int
+    weights: str  # "average" (the moving average) or "raw"
+
+
+def _trained_from_payload(model_class, payload: dict, path: Path, raw: bool) -> TrainedModel:
+    config = TrainingConfig.from_dict(payload["config"], source=f"{path}: config")
+    model = model_class(config.model)
+    if payload.get("weight_norm", True):
+        model.apply_weight_norm()
+    average = payload.get("ema")
+    use_average = not raw and bool(average) and int(average["updates"]) > 0
+    model.load_state_dict(average["model"] if use_average else payload["model"])
+    model.remove_weight_norm().eval()
+    return TrainedModel(model, str(path), config, int(payload["iteration"]), "average" if use_average else "raw")
+
+
+def _read_training_checkpoint(model_class, path: Path, raw: bool) -> TrainedModel:
+    payload = load_training_checkpoint(path)
+    with guard(path, what="not a usable training checkpoint"):
+        return _trained_from_payload(model_class, payload, path, raw)
+
+
+def read_training_run(path: str | Path, model_class: type["WaveGlow"], raw: bool = False) -> TrainedModel | None:
+    """A run directory, its checkpoints/ directory or one of its ckpt files -> its (latest) weights: their moving
+    average when the run keeps one (train.ema_decay), else (or with `raw`) the optimizer's weights. None when `path`
+    is something else (an exported model's directory, a file in another format). A run directory whose
+    checkpoints/ folder holds no checkpoint raises CheckpointError."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / WEIGHTS_FILE).is_file():
+            return None
+        if (path / "checkpoints").is_dir() or CheckpointStore(path).latest_path() is not None:
+            return _read_training_checkpoint(model_class, resolve_training_checkpoint(path), raw)
+        return None  # e.g. an export missing its weights: load_exported names what is missing
+    if path.is_file() and path.suffix in (".pt", ".pth"):
+        try:
+            return _read_training_checkpoint(model_class, path, raw)
+        except NotTrainingCheckpoint:
+            return None  # readable but not ours (NVIDIA / DLE files): the other readers try it
+    return None
+
+
+def load_exported(path: str | Path, model_class: type["WaveGlow"],
+                  map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
+    """`read_waveglow` for everything but training checkpoints: our exported format (config.json +
     model.safetensors), NVIDIA's and DeepLearningExamples' files and plain state dicts."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or directory")
     with guard(path, what="not a usable WaveGlow checkpoint"):
         if _is_ours(path):
-            return _load_ours(path, map_location)
+            return _load_ours(path, model_class, map_location)
         state, info, hints = read_state_dict(path, map_location="cpu")
         state = merge_legacy_layers(fold_weight_norm(state))
         config = infer_config(state, hints, path)
         info.config = config
-        return _build(config, nvidia_to_ours(state), path, map_location), info
+        return _build(model_class, config, nvidia_to_ours(state), path, map_location), info
 
 
-def _load_ours(path: Path, map_location) -> tuple["WaveGlow", CheckpointInfo]:
+def _load_ours(path: Path, model_class, map_location) -> tuple["WaveGlow", CheckpointInfo]:
     directory = path if path.is_dir() else path.parent
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for required in (config_path, weights_path):
@@ -336,7 +391,7 @@ def _load_ours(path: Path, map_location) -> tuple["WaveGlow", CheckpointInfo]:
     check_waveglow_config(config, config_path, weight_bytes)
     state = load_safetensors(weights_path)
     info = CheckpointInfo(path=str(directory), source_format="ours", config=config)
-    return _build(config, state, weights_path, map_location), info
+    return _build(model_class, config, state, weights_path, map_location), info
 
 
 STORAGE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from waveglow.common.errors import ConfigError
+
 WN_KEYS = ("n_layers", "n_channels", "kernel_size")
-
-
-class ConfigError(ValueError):
-    """A configuration value that is missing, unknown or inconsistent; the message names the field."""
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .long_form import infer_chunked
-from .precision import CHOICES as PRECISION_CHOICES
-from .precision import resolve_precision
+from waveglow.audio.mel_adapter import convert_mel
+from waveglow.common.precision import CHOICES as PRECISION_CHOICES, resolve_precision
+from waveglow.vocoder.model import load_waveglow
+from waveglow.vocoder.denoiser import Denoiser
+from waveglow.vocoder.long_form import infer_chunked
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_SIGMA = 0.666
@@ -82,7 +84,6 @@ class Vocoder:
     @property
     def denoiser(self):
         if self._denoiser is None:
-            from .denoiser import Denoiser
 
             self._denoiser = Denoiser(self.model)
         return self._denoiser
@@ -130,7 +131,6 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
     dtype = resolve_dtype(precision, device)
     with _LOCK:
         if isinstance(checkpoint, (str, Path)):
-            from .checkpoint import load_waveglow
 
             path = Path(checkpoint)
             try:
@@ -189,7 +189,6 @@ def vocode(mel, checkpoint, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, 
     denoise: denoiser strength (NVIDIA's inference uses 0.0 by default, their notebooks 0.01..0.1).
     chunk_frames / overlap_frames: vocode mels longer than chunk_frames in chunks (see `long_form`).
     """
-    from tts.mel_adapter import convert_mel
 
     if sigma < 0 or denoise < 0:
         raise ValueError(f"sigma and denoise must be >= 0, got sigma={sigma}, denoise={denoise}")

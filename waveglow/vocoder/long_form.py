@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import WaveGlowConfig
+from waveglow.vocoder.config import WaveGlowConfig
 
 
 @dataclass(frozen=True)

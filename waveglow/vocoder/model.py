@@ -12,14 +12,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import WaveGlowConfig
-from .coupling import AffineCoupling
-from .flow import zero_logdet
-from .invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
-from .postfilter import PostFilter
-from .precision import resolve_precision
-from .squeeze import group_frames, group_samples, ungroup_samples
-from .wavenet import WN
+from waveglow.common.precision import resolve_precision
+from waveglow.flows.coupling import AffineCoupling
+from waveglow.flows.flow import zero_logdet
+from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
+from waveglow.flows.squeeze import group_frames, group_samples, ungroup_samples
+from waveglow.vocoder.checkpoint import CheckpointInfo, read_waveglow, save_waveglow
+from waveglow.vocoder.config import WaveGlowConfig
+from waveglow.vocoder.postfilter import PostFilter
+from waveglow.vocoder.wavenet import WN
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -239,16 +240,13 @@ class WaveGlow(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | Path, map_location="cpu") -> "WaveGlow":
         """Load our format (directory with config.json + model.safetensors), an NVIDIA/waveglow release or train.py
-        file, or a DeepLearningExamples checkpoint. Config comes from tensor shapes; nothing is unpickled unsafely."""
-        from .checkpoint import load_waveglow
-
-        return load_waveglow(path, map_location=map_location)[0]
+        file, a DeepLearningExamples checkpoint or one of our training runs. Config comes from tensor shapes;
+        nothing is unpickled unsafely."""
+        return read_waveglow(path, cls, map_location=map_location)[0]
 
     def save_pretrained(self, directory: str | Path, dtype: str = "fp32") -> Path:
         """Write `config.json` + `model.safetensors` (weight norm folded) to `directory`, atomically per file;
         dtype 'fp16' / 'bf16' stores the weights at half the size (they load back as fp32)."""
-        from .checkpoint import save_waveglow
-
         return save_waveglow(self, directory, dtype=dtype)
 
     def num_parameters(self) -> int:
@@ -265,3 +263,9 @@ class WaveGlowLoss(nn.Module):
     def forward(self, model_output) -> torch.Tensor:
         z, logdet = model_output
         return WaveGlow.loss(z, logdet, self.sigma)
+
+
+def load_waveglow(path: str | Path, map_location="cpu", raw: bool = False) -> tuple[WaveGlow, CheckpointInfo]:
+    """(WaveGlow in eval mode, what was read) from any supported checkpoint (see `WaveGlow.from_pretrained`);
+    `raw`: a training run's optimizer weights instead of their moving average. Raises CheckpointError."""
+    return read_waveglow(path, WaveGlow, map_location=map_location, raw=raw)

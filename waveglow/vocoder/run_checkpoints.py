@@ -16,9 +16,10 @@ from typing import Any
 
 import torch
 
-from waveglow.atomic import atomic_write
-from waveglow.safe_loading import load_torch_file
-from waveglow.safe_pickle import CheckpointError
+from waveglow.common.atomic import atomic_write
+from waveglow.common.errors import CheckpointError
+from waveglow.common.safe_loading import check_waveglow_config, file_size, load_torch_file
+from waveglow.vocoder.run_config import TrainingConfig
 
 TRAIN_FORMAT = "waveglow-toolkit-train"
 LATEST = "latest"
@@ -49,9 +50,7 @@ def load_training_payload(path, map_location: Any = "cpu") -> dict[str, Any]:
 
 def check_training_payload(payload: dict[str, Any], path) -> None:
     """The fields resume and export read, with their types; the model config in range for the file's size."""
-    from waveglow.safe_loading import check_waveglow_config, file_size
 
-    from .config import TrainingConfig
 
     expected = {"model": dict, "config": dict, "iteration": int, "epoch": int, "batches_in_epoch": int}
     for key, kind in expected.items():

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from waveglow.config import ConfigError, WaveGlowConfig
+from waveglow.audio.features import MelSpectrogram
+from waveglow.common.errors import ConfigError
+from waveglow.vocoder.config import WaveGlowConfig
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "exponential", "step")
@@ -193,7 +195,6 @@ class DataConfig:
 
     def mel_spectrogram(self, n_mels: int):
         """The MelSpectrogram these settings describe (n_mels from the model config)."""
-        from waveglow.audio import MelSpectrogram
 
         return MelSpectrogram(sampling_rate=self.sampling_rate, n_fft=self.filter_length,
                               hop_length=self.hop_length, win_length=self.win_length, n_mels=n_mels,

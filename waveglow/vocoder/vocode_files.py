@@ -20,12 +20,12 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from data.errors import DataError
-
-from .mel_files import MelFileError, load_mel_file
-from .safe_loading import FILE_ERRORS, one_line
-from .vocode import DEFAULT_SIGMA, Vocoder, VocodeSetupError, make_generator
-from .wav_writer import to_pcm16, write_wav_atomic
+from waveglow.audio.mel_adapter import MelDomainWarning, MelFormatError, convert_mel, vocoder_filterbank
+from waveglow.audio.mel_files import MelFileError, load_mel_file
+from waveglow.audio.wav_writer import to_pcm16, write_wav_atomic
+from waveglow.common.errors import DataError
+from waveglow.common.safe_loading import FILE_ERRORS, one_line
+from waveglow.vocoder.inference import DEFAULT_SIGMA, Vocoder, VocodeSetupError, make_generator
 
 
 @dataclass
@@ -72,7 +72,6 @@ class MelToWavJob:
     # ---- stage 1: read and convert ---------------------------------------------------------------------------------
     def prepare(self, source: Path) -> PreparedMel:
         """Load and convert one file; raises DataError (MelFileError / MelFormatError) naming it."""
-        from tts.mel_adapter import MelDomainWarning, MelFormatError, convert_mel, vocoder_filterbank
 
         output = self.out_dir / f"{source.stem}.wav"
         if output in self._claimed:
