@@ -95,8 +95,7 @@ def runners(model: WaveGlow, seconds: float, chunk_frames: int, chunked_from: fl
 
         def chunked(precision):
             def run(mel, z):
-                with model.network_precision(precision):
-                    return infer_chunked(model, mel, 0.666, z, chunk_frames=chunk_frames)
+                return infer_chunked(model, mel, 0.666, z, chunk_frames=chunk_frames, precision=precision)
             return run
 
         rows["ours fp32 chunked"] = chunked("fp32")

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from demo import backend  # noqa: E402
 from demo.plots import mel_image, waveform_image  # noqa: E402
 from waveglow.common.errors import DataError
+from waveglow.vocoder.config import DEFAULT_SIGMA  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def vocoder_controls(prefix: str, default_path: str, with_sampling: bool = True)
     if not with_sampling:
         return [choice, path]
     with gr.Row():
-        sigma = gr.Slider(0.0, 1.5, value=0.666, step=0.01, label="sigma (latent temperature)")
+        sigma = gr.Slider(0.0, 1.5, value=DEFAULT_SIGMA, step=0.01, label="sigma (latent temperature)")
         denoise = gr.Slider(0.0, 0.5, value=0.0, step=0.005, label="denoiser strength (0 = off)")
     return [choice, path, sigma, denoise]
 

@@ -26,6 +26,7 @@ from waveglow.audio.wav_writer import write_wav_atomic  # noqa: F401  (re-export
 from waveglow.audio.griffin_lim import GriffinLimVocoder
 from waveglow.vocoder.inference import VocodeSetupError, get_vocoder, make_generator, resolve_device
 from waveglow.vocoder.model import WaveGlow
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from tts.festival import FestivalFrontend
 from tts.tacotron2 import Tacotron2
 from tts.text import text_to_sequence
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 2000
 DEFAULT_PAUSE_SECONDS = 0.25
-DEFAULT_SIGMA = 0.666
 DEFAULT_VOCODER_DIR = "waveglow_default"
 GRIFFIN_LIM_NAMES = ("griffin-lim", "griffinlim", "griffin_lim")
 

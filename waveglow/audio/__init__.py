@@ -10,10 +10,10 @@
     from waveglow.audio import MelSpectrogram
     mel = MelSpectrogram()(audio)        # [B, T] in [-1, 1] -> log-mels [B, 80, 1 + T // 256]
 """
-from waveglow.audio.features import (MAX_WAV_VALUE, MelSpectrogram, dft_conv_basis, dynamic_range_compression,
+from waveglow.audio.features import (MAX_WAV_VALUE, MelConfig, MelSpectrogram, dft_conv_basis, dynamic_range_compression,
                                      dynamic_range_decompression, load_wav, mel_filterbank, periodic_hann_window,
                                      resample_audio, spectral_de_normalize, spectral_normalize)
 
-__all__ = ["MAX_WAV_VALUE", "MelSpectrogram", "dft_conv_basis", "dynamic_range_compression",
+__all__ = ["MAX_WAV_VALUE", "MelConfig", "MelSpectrogram", "dft_conv_basis", "dynamic_range_compression",
            "dynamic_range_decompression", "load_wav", "mel_filterbank", "periodic_hann_window", "resample_audio",
            "spectral_de_normalize", "spectral_normalize"]

@@ -23,7 +23,7 @@ def run(args) -> int:
         raise UserError(f"{out}: already holds a checkpoint (use --overwrite to replace it)")
     model, info = load_waveglow(args.input)
     try:
-        model.save_pretrained(out, dtype=args.dtype)
+        model.save_pretrained(out, dtype=args.dtype, mel=info.mel)
     except OSError as exc:
         raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
     print(f"{args.input} ({info.source_format}, {model.num_parameters():,} parameters) -> {out} ({args.dtype})")

@@ -14,6 +14,7 @@ from waveglow.common.atomic import atomic_write_text
 from waveglow.common.errors import UserError
 from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
 from waveglow.vocoder.loading import load_for_scoring
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from data.ljspeech import read_utterances
 from data.splits import is_held_out
 
@@ -26,7 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default="results.json", help="results JSON (default: results.json)")
     parser.add_argument("--max-utterances", type=int, default=None,
                         help="evaluate only the first N held-out clips in list order (default: all)")
-    parser.add_argument("--sigma", type=float, default=0.666, help="WaveGlow synthesis sigma (default 0.666)")
+    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                        help="WaveGlow synthesis sigma (default %(default)s)")
     parser.add_argument("--denoise", type=float, default=0.0, help="WaveGlow denoiser strength (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="latent and Griffin-Lim phase seed (default 0)")
     parser.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx word error rate")

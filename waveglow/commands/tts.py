@@ -12,6 +12,7 @@ from pathlib import Path
 
 from waveglow.common.errors import UserError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from tts.festival import FrontendError
 from tts.pipeline import SynthesisError, Synthesizer, write_wav_atomic
 
@@ -29,7 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", metavar="WAVEGLOW|griffin-lim",
                         help="WaveGlow checkpoint, or 'griffin-lim' (default: the shipped WaveGlow if this "
                              "installation has one, else the Griffin-Lim fallback)")
-    parser.add_argument("--sigma", type=float, default=0.666, help="WaveGlow latent scale (default 0.666)")
+    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                        help="WaveGlow latent scale (default %(default)s)")
     parser.add_argument("--denoise", type=float, default=0.0,
                         help="WaveGlow denoiser strength, e.g. 0.01-0.1 (default 0: off)")
     parser.add_argument("--seed", type=int, help="seed for reproducible output (Tacotron2 dropout, WaveGlow noise)")

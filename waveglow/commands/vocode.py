@@ -19,6 +19,7 @@ from waveglow.common.errors import UserError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES
 from waveglow.vocoder.inference import VocodeSetupError, get_vocoder
 from waveglow.vocoder.vocode_files import MelToWavJob, VocodeOptions
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from tts.pipeline import default_vocoder_path
 
 
@@ -30,7 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", metavar="CKPT",
                         help="WaveGlow checkpoint: NVIDIA .pt, DeepLearningExamples .pt, or our folder "
                              "(default: the built-in voice shipped in waveglow/assets/waveglow_default)")
-    parser.add_argument("--sigma", type=float, default=0.666, help="latent standard deviation (default 0.666)")
+    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                        help="latent standard deviation (default %(default)s)")
     parser.add_argument("--denoise", type=float, default=0.0, metavar="STRENGTH",
                         help="denoiser strength, 0 = off (NVIDIA's examples use 0.01 to 0.1)")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")

@@ -32,6 +32,7 @@ from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
 from waveglow.evaluation import mcd, pitch, quality, wer
 from waveglow.training.nll import HeldOutSet
 from waveglow.vocoder.inference import get_vocoder, make_generator
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from data.ljspeech import Utterance
 
 
@@ -49,7 +50,7 @@ _STFT_DISTANCES: dict[tuple[int, float | None], torch.nn.Module] = {}
 class EvaluationSettings:
     """What `evaluate` does; stored in the results file. sigma / denoise / seed: WaveGlow synthesis."""
 
-    sigma: float = 0.666
+    sigma: float = DEFAULT_SIGMA
     denoise: float = 0.0
     seed: int = 0
     griffin_lim_iters: int = 60

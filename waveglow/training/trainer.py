@@ -272,7 +272,8 @@ class Trainer:
         """`inference_model`, weight norm folded into plain weights, saved in our inference format to RUN_DIR/final/."""
         plain = WaveGlow(self.config.model).apply_weight_norm()
         plain.load_state_dict({k: v.detach().cpu() for k, v in self.inference_model.state_dict().items()})
-        return plain.remove_weight_norm().save_pretrained(self.run_dir / "final")
+        mel = self.config.data.mel_config(self.config.model.n_mel_channels)
+        return plain.remove_weight_norm().save_pretrained(self.run_dir / "final", mel=mel)
 
     # ---- logging --------------------------------------------------------------------------------------------------
     @property

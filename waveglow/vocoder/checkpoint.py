@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from waveglow.audio.features import MelConfig
 from waveglow.common.atomic import atomic_path, atomic_write_text
 from waveglow.common.errors import CheckpointError, ConfigError
 from waveglow.common.safe_pickle import PickledObject
@@ -48,6 +49,15 @@ class CheckpointInfo:
     source_format: str
     config: WaveGlowConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. iteration, epoch
+    mel: MelConfig | None = None  # the features the model is fed (its file's "mel", else `default_mel`)
+
+
+def default_mel(config: WaveGlowConfig) -> MelConfig:
+    """NVIDIA's TacotronSTFT settings at the model's rate, hop and n_mels (fmax 8 kHz, or Nyquist below 16 kHz):
+    the mel of a file that does not state its own."""
+    fmax = 8000.0 if config.sampling_rate >= 16000 else None
+    return MelConfig(sampling_rate=config.sampling_rate, hop_length=config.hop_length, n_mels=config.n_mel_channels,
+                     fmax=fmax)
 
 
 # ---- raw state dicts -------------------------------------------------------------------------------------------------
@@ -297,7 +307,8 @@ def read_waveglow(path: str | Path, model_class: type["WaveGlow"], map_location=
     trained = read_training_run(path, model_class, raw)
     if trained is not None:
         info = CheckpointInfo(path=trained.source, source_format="training", config=trained.model.config,
-                              extra={"iteration": trained.iteration, "weights": trained.weights})
+                              extra={"iteration": trained.iteration, "weights": trained.weights},
+                              mel=trained.config.data.mel_config(trained.model.config.n_mel_channels))
         return trained.model.to(map_location), info
     return load_exported(path, model_class, map_location)
 
@@ -364,7 +375,7 @@ def load_exported(path: str | Path, model_class: type["WaveGlow"],
         state, info, hints = read_state_dict(path, map_location="cpu")
         state = merge_legacy_layers(fold_weight_norm(state))
         config = infer_config(state, hints, path)
-        info.config = config
+        info.config, info.mel = config, default_mel(config)
         return _build(model_class, config, nvidia_to_ours(state), path, map_location), info
 
 
@@ -381,8 +392,10 @@ def _load_ours(path: Path, model_class, map_location) -> tuple["WaveGlow", Check
     data = dict(data)
     data.pop("format", None)
     data.pop("format_version", None)
+    mel = data.pop("mel", None)  # absent from exports written before MelConfig: NVIDIA's defaults
     try:
         config = WaveGlowConfig.from_dict(data, source=str(config_path))
+        mel = default_mel(config) if mel is None else MelConfig.from_dict(mel, source=f"{config_path}: mel")
     except ConfigError as exc:
         raise CheckpointError(str(exc)) from None
     f, weight_bytes = open_regular(weights_path)
@@ -390,17 +403,18 @@ def _load_ours(path: Path, model_class, map_location) -> tuple["WaveGlow", Check
     # before building anything: the config's sizes must be sane and fit in the weights file
     check_waveglow_config(config, config_path, weight_bytes)
     state = load_safetensors(weights_path)
-    info = CheckpointInfo(path=str(directory), source_format="ours", config=config)
+    info = CheckpointInfo(path=str(directory), source_format="ours", config=config, mel=mel)
     return _build(model_class, config, state, weights_path, map_location), info
 
 
 STORAGE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def save_waveglow(model, directory: str | Path, dtype: str = "fp32") -> Path:
+def save_waveglow(model, directory: str | Path, dtype: str = "fp32", mel: MelConfig | None = None) -> Path:
     """Write `config.json` and `model.safetensors` into `directory` (created if needed). Each file is written to a
     temporary name and renamed, so an interrupted save never leaves a half-written file under the final name.
-    dtype: how the weights are stored ('fp32', or 'fp16' / 'bf16' for half the size); they load back as fp32."""
+    dtype: how the weights are stored ('fp32', or 'fp16' / 'bf16' for half the size); they load back as fp32.
+    mel: the features the model is fed, stored as config.json's "mel" (default: `default_mel(model.config)`)."""
     if dtype not in STORAGE_DTYPES:
         raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
     from safetensors.torch import save_file
@@ -411,7 +425,11 @@ def save_waveglow(model, directory: str | Path, dtype: str = "fp32") -> Path:
     if had_weight_norm:
         raise ValueError("call remove_weight_norm() before save_pretrained (the saved format holds plain weights)")
     state = {k: v.detach().to("cpu", STORAGE_DTYPES[dtype]).contiguous() for k, v in model.state_dict().items()}
-    config = {"format": FORMAT_NAME, "format_version": 1, **model.config.to_dict()}
+    mel = default_mel(model.config) if mel is None else mel
+    if mel.n_mels != model.config.n_mel_channels or mel.hop_length != model.config.hop_length:
+        raise ValueError(f"mel settings {mel} do not fit the model (n_mel_channels={model.config.n_mel_channels}, "
+                         f"hop_length={model.config.hop_length})")
+    config = {"format": FORMAT_NAME, "format_version": 1, **model.config.to_dict(), "mel": mel.to_dict()}
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT_NAME})
     atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")

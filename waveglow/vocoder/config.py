@@ -10,6 +10,7 @@ from typing import Any
 from waveglow.common.errors import ConfigError
 
 WN_KEYS = ("n_layers", "n_channels", "kernel_size")
+DEFAULT_SIGMA = 0.666  # the latent scale of synthesis (NVIDIA's inference default): the one owner of this number
 
 
 @dataclass(frozen=True)

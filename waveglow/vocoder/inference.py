@@ -20,13 +20,12 @@ import numpy as np
 import torch
 
 from waveglow.audio.mel_adapter import convert_mel
-from waveglow.common.precision import CHOICES as PRECISION_CHOICES, resolve_precision
+from waveglow.common.precision import CHOICES as PRECISION_CHOICES, DTYPES, resolve_precision
 from waveglow.vocoder.model import load_waveglow
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from waveglow.vocoder.denoiser import Denoiser
 from waveglow.vocoder.long_form import infer_chunked
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-DEFAULT_SIGMA = 0.666
 
 
 class VocodeSetupError(ValueError):
@@ -64,28 +63,27 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "fp16" and device.type == "cpu":
         raise VocodeSetupError("--precision fp16 needs a CUDA device; on the CPU use bf16 (reduced precision) or "
                                "fp32")
-    return PRECISIONS[precision]
+    return DTYPES[precision]
 
 
 class Vocoder:
     """A WaveGlow on one device in one precision (+ its denoiser, built on first use): mels -> float32 audio.
 
-    The weights stay fp32: a reduced precision applies to the WN networks only (`WaveGlow.network_precision`),
+    The weights stay fp32: a reduced precision applies to the WN networks only (`infer(precision=)`),
     while the affine couplings, the 1x1-conv inverses and the upsampler keep fp32 accuracy.
     """
 
     def __init__(self, model, device: torch.device, dtype: torch.dtype):
         self.model = model.to(device=device, dtype=torch.float32).eval()
         self.device, self.dtype = device, dtype
-        self.precision = next(name for name, d in PRECISIONS.items() if d == dtype)
+        self.precision = next(name for name, d in DTYPES.items() if d == dtype)
         self.config = model.config
         self._denoiser = None
 
     @property
     def denoiser(self):
         if self._denoiser is None:
-
-            self._denoiser = Denoiser(self.model)
+            self._denoiser = Denoiser(self.model, precision=self.precision)
         return self._denoiser
 
     def latent(self, n_frames: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -100,14 +98,13 @@ class Vocoder:
         -> audio [B, F * hop] float32 on the CPU. Mels longer than chunk_frames go through `infer_chunked`."""
         mels = mels.to(self.device, torch.float32)
         try:
-            with self.model.network_precision(self.precision):
-                if chunk_frames and mels.shape[2] > chunk_frames:
-                    audio = infer_chunked(self.model, mels, sigma, z=latents, chunk_frames=chunk_frames,
-                                          overlap_frames=overlap_frames)
-                else:
-                    audio = self.model.infer(mels, sigma=sigma, z=latents)
-                if denoise > 0:
-                    audio = self.denoiser(audio, denoise)
+            if chunk_frames and mels.shape[2] > chunk_frames:
+                audio = infer_chunked(self.model, mels, sigma, z=latents, chunk_frames=chunk_frames,
+                                      overlap_frames=overlap_frames, precision=self.precision)
+            else:
+                audio = self.model.infer(mels, sigma=sigma, z=latents, precision=self.precision)
+            if denoise > 0:
+                audio = self.denoiser(audio, denoise)
         except RuntimeError as exc:
             if "not implemented for" in str(exc):  # a kernel missing for this dtype on this device
                 raise VocodeSetupError(f"{self.dtype} inference is not supported on {self.device} by this PyTorch "

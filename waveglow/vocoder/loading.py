@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from waveglow.audio.features import MelSpectrogram
-from waveglow.vocoder.checkpoint import load_exported, read_training_run
+from waveglow.audio.features import MelConfig, MelSpectrogram
+from waveglow.vocoder.checkpoint import default_mel, load_exported, read_training_run
 from waveglow.vocoder.model import WaveGlow
 from waveglow.vocoder.run_config import DataConfig, TrainingConfig
 
@@ -20,13 +20,17 @@ class LoadedModel:
     data_config: DataConfig | None = None  # the mel settings it was trained with, when known
     iteration: int | None = None
     weights: str | None = None  # training checkpoints: "average" (the moving average) or "raw"
+    mel: MelConfig | None = None  # the mel its file states (exports), when no data_config says more
 
-    def mel_spectrogram(self):
-        """The training mel if known, else NVIDIA's TacotronSTFT defaults at the model's rate and hop."""
+    def mel_config(self) -> MelConfig:
+        """The training mel if known, else the export's, else NVIDIA's TacotronSTFT defaults at the model's rate
+        and hop."""
         if self.data_config is not None:
-            return self.data_config.mel_spectrogram(self.model.config.n_mel_channels)
-        c = self.model.config
-        return MelSpectrogram(sampling_rate=c.sampling_rate, hop_length=c.hop_length, n_mels=c.n_mel_channels)
+            return self.data_config.mel_config(self.model.config.n_mel_channels)
+        return self.mel if self.mel is not None else default_mel(self.model.config)
+
+    def mel_spectrogram(self) -> MelSpectrogram:
+        return self.mel_config().mel_spectrogram()
 
 
 def load_training_model(path: str | Path, raw: bool = False) -> LoadedModel | None:
@@ -56,5 +60,5 @@ def load_for_scoring(path: str | Path, raw: bool = False) -> LoadedModel:
         except ValueError:  # not a training config
             config = None
         if config is not None and config.model == model.config:
-            return LoadedModel(model, str(path), info.source_format, config.train.sigma, config.data)
-    return LoadedModel(model, str(path), info.source_format, None)
+            return LoadedModel(model, str(path), info.source_format, config.train.sigma, config.data, mel=info.mel)
+    return LoadedModel(model, str(path), info.source_format, None, mel=info.mel)

@@ -6,33 +6,21 @@ order in which `infer` draws its noise, so the same seed or the same latent give
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from waveglow.common.precision import resolve_precision
+from waveglow.audio.features import MelConfig
+from waveglow.common.precision import network_dtype, resolve_precision
 from waveglow.flows.coupling import AffineCoupling
 from waveglow.flows.flow import zero_logdet
 from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
 from waveglow.flows.squeeze import group_frames, group_samples, ungroup_samples
 from waveglow.vocoder.checkpoint import CheckpointInfo, read_waveglow, save_waveglow
-from waveglow.vocoder.config import WaveGlowConfig
+from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
 from waveglow.vocoder.postfilter import PostFilter
 from waveglow.vocoder.wavenet import WN
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def network_dtype(precision: str | None) -> torch.dtype | None:
-    """'fp32' | 'bf16' | 'fp16' (or None = fp32) -> the dtype the coupling networks run in."""
-    if precision is None:
-        return None
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
-    return PRECISIONS[precision]
-
 
 class WaveGlow(nn.Module):
     """mel [B, n_mel, F] <-> audio [B, F * hop_length]; the latent z is in forward layout [B, n_group, T / n_group].
@@ -163,36 +151,20 @@ class WaveGlow(nn.Module):
             z[:, channels] = torch.randn(batch, channels.stop - channels.start, steps, generator=generator)
         return z
 
-    @contextmanager
-    def network_precision(self, precision: str | None):
-        """Run the WN networks in 'bf16' / 'fp16' inside this block; couplings, 1x1 convs, log-dets stay fp32."""
-        dtype = network_dtype(precision)
-        saved = [coupling.network_dtype for coupling in self.couplings]
-        for coupling in self.couplings:
-            coupling.network_dtype = dtype
-        try:
-            yield dtype
-        finally:
-            for coupling, previous in zip(self.couplings, saved):
-                coupling.network_dtype = previous
-
     @torch.no_grad()
-    def infer(self, mel: torch.Tensor, sigma: float = 0.666, z: torch.Tensor | None = None,
+    def infer(self, mel: torch.Tensor, sigma: float = DEFAULT_SIGMA, z: torch.Tensor | None = None,
               generator: torch.Generator | None = None, precision: str | None = None) -> torch.Tensor:
         """mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop_length] in [-1, 1]-ish float.
 
         z: latent [B, n_group, F * hop_length / n_group] in forward layout (default: drawn with `draw_latent`,
         using `generator` or the global CPU RNG); it is scaled by sigma, as NVIDIA does.
-        precision: 'fp32', or 'bf16' / 'fp16' for the WN networks only, or 'auto' (bf16 where the mel's device has
-        native bf16, see waveglow.precision); None keeps the setting of an enclosing `network_precision` block (fp32
-        outside one).
+        precision: 'fp32' (or None), 'bf16' / 'fp16' for the WN networks only, or 'auto' (bf16 where the mel's
+        device has native bf16, see waveglow.common.precision). An argument of this call only: the model keeps
+        no precision state, so threads sharing one model may infer in different precisions.
         """
         if precision == "auto":
             precision = resolve_precision("auto", mel.device)
-        if precision is None:
-            return self._infer(mel, sigma, z, generator, self.couplings[0].network_dtype)
-        with self.network_precision(precision) as dtype:
-            return self._infer(mel, sigma, z, generator, dtype)
+        return self._infer(mel, sigma, z, generator, network_dtype(precision))
 
     def reverse(self, mel: torch.Tensor, z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
         """`infer` with gradients (training on inverse-flow samples): mel [B, n_mel, F], z [B, n_group, F * hop /
@@ -214,7 +186,7 @@ class WaveGlow(nn.Module):
         slices = self._early_slices()
         x = sigma * z[:, c.n_group - self.n_remaining_channels:]
         for k in reversed(range(c.n_flows)):
-            x = self.couplings[k].inverse(x, cond)
+            x = self.couplings[k].inverse(x, cond, network_dtype=net_dtype)
             x = self.convinv[k].inverse(x)
             if k in slices:
                 x = torch.cat([sigma * z[:, slices[k]], x], 1)
@@ -244,10 +216,11 @@ class WaveGlow(nn.Module):
         nothing is unpickled unsafely."""
         return read_waveglow(path, cls, map_location=map_location)[0]
 
-    def save_pretrained(self, directory: str | Path, dtype: str = "fp32") -> Path:
+    def save_pretrained(self, directory: str | Path, dtype: str = "fp32", mel: MelConfig | None = None) -> Path:
         """Write `config.json` + `model.safetensors` (weight norm folded) to `directory`, atomically per file;
-        dtype 'fp16' / 'bf16' stores the weights at half the size (they load back as fp32)."""
-        return save_waveglow(self, directory, dtype=dtype)
+        dtype 'fp16' / 'bf16' stores the weights at half the size (they load back as fp32); mel: the features the
+        model is fed, stored in config.json (default: NVIDIA's at the model's rate, hop and n_mels)."""
+        return save_waveglow(self, directory, dtype=dtype, mel=mel)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

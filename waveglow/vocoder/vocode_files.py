@@ -25,7 +25,8 @@ from waveglow.audio.mel_files import MelFileError, load_mel_file
 from waveglow.audio.wav_writer import to_pcm16, write_wav_atomic
 from waveglow.common.errors import DataError
 from waveglow.common.safe_loading import FILE_ERRORS, one_line
-from waveglow.vocoder.inference import DEFAULT_SIGMA, Vocoder, VocodeSetupError, make_generator
+from waveglow.vocoder.config import DEFAULT_SIGMA
+from waveglow.vocoder.inference import Vocoder, VocodeSetupError, make_generator
 
 
 @dataclass
