@@ -19,7 +19,7 @@ from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder
 from waveglow.audio.mel_files import MelFileError, load_mel_file as read_mel
 from waveglow.audio.wav_writer import write_wav_atomic
 from waveglow.common.errors import CheckpointError, ConfigError, DataError
-from waveglow.vocoder.model import WaveGlow
+from waveglow.vocoder.inference import VocodeSetupError, get_vocoder
 from tts.festival import FestivalFrontend, FrontendError
 from tts.pipeline import SynthesisError
 
@@ -47,7 +47,7 @@ def _optional_module(name: str):
 
 def capabilities() -> dict[str, bool]:
     """Which optional toolkit modules this checkout has (shown in the page footer)."""
-    names = ("tts.pipeline", "waveglow.vocode", "waveglow.denoiser", "tts.mel_adapter")
+    names = ("tts.pipeline", "waveglow.vocoder.inference", "waveglow.vocoder.denoiser", "waveglow.audio.mel_adapter")
     return {name: _optional_module(name) is not None for name in names}
 
 
@@ -91,13 +91,12 @@ def resolve_vocoder(choice: str, custom_path: str = "") -> VocoderChoice:
     return VocoderChoice(checkpoint, f"built-in WaveGlow {Path(checkpoint).name}")
 
 
-@functools.lru_cache(maxsize=4)
 def load_waveglow(checkpoint: str):
-    """WaveGlow from any supported checkpoint, cached per path, in eval mode."""
-
+    """WaveGlow from any supported checkpoint, in eval mode, from the one cache of loaded models
+    (`waveglow.vocoder.inference.get_vocoder`, which vocoding here uses too: each file is loaded once)."""
     try:
-        return WaveGlow.from_pretrained(checkpoint).eval()
-    except (CheckpointError, ConfigError, OSError) as exc:
+        return get_vocoder(checkpoint, device="cpu", precision=PRECISION).model
+    except (CheckpointError, ConfigError, VocodeSetupError, OSError) as exc:
         raise DemoError(f"cannot load WaveGlow checkpoint {checkpoint}: {exc}") from None
 
 
@@ -140,8 +139,8 @@ PRECISION = "fp32"
 
 
 def _waveglow_audio(checkpoint: str, mel: torch.Tensor, sigma: float, denoise: float, seed: int) -> tuple[np.ndarray, str]:
-    """WaveGlow audio of a mel: through waveglow.vocode when installed (it owns the denoiser), else infer()."""
-    vocode_module = _optional_module("waveglow.vocode")
+    """WaveGlow audio of a mel: through waveglow.vocoder.inference when installed (it owns the denoiser), else infer()."""
+    vocode_module = _optional_module("waveglow.vocoder.inference")
     if vocode_module is not None:
         audio = vocode_module.vocode(mel, checkpoint=checkpoint, sigma=sigma, denoise=denoise, seed=seed,
                                      device="cpu", precision=PRECISION)
@@ -269,8 +268,8 @@ def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: floa
 
 # ---- mel files ------------------------------------------------------------------------------------------------------
 def mel_format_choices() -> list[str]:
-    """Mel conventions an upload can be in: tts.mel_adapter's FORMATS when installed, else ours only."""
-    adapter = _optional_module("tts.mel_adapter")
+    """Mel conventions an upload can be in: waveglow.audio.mel_adapter's FORMATS when installed, else ours only."""
+    adapter = _optional_module("waveglow.audio.mel_adapter")
     return list(adapter.FORMATS) if adapter is not None else [NATIVE_MEL_FORMAT]
 
 
@@ -288,7 +287,7 @@ def _tensor_from_loaded(obj) -> torch.Tensor:
 
 def load_mel_file(path: str) -> torch.Tensor:
     """An uploaded .npy / .pt file -> float32 mel [n_mels, F] or [F, n_mels]; read through the loading gate
-    (`waveglow.mel_files`): nothing in the file is executed, sizes are checked before anything is allocated."""
+    (`waveglow.audio.mel_files`): nothing in the file is executed, sizes are checked before anything is allocated."""
 
     suffix = Path(path).suffix.lower()
     if suffix not in (".npy", ".pt"):
@@ -311,8 +310,8 @@ def load_mel_file(path: str) -> torch.Tensor:
 
 
 def convert_mel(mel: torch.Tensor, mel_format: str, n_mels: int) -> torch.Tensor:
-    """A mel in `mel_format` -> our convention with the vocoder's n_mels (tts.mel_adapter when installed)."""
-    adapter = _optional_module("tts.mel_adapter")
+    """A mel in `mel_format` -> our convention with the vocoder's n_mels (waveglow.audio.mel_adapter when installed)."""
+    adapter = _optional_module("waveglow.audio.mel_adapter")
     if adapter is None:
         if mel_format != NATIVE_MEL_FORMAT:
             raise DemoError(f"unknown mel format {mel_format!r}")

@@ -134,7 +134,7 @@ class Workspace:
         return path
 
     def make_transcripts(self):
-        """The fixture transcripts plus one sentence without a recording (eligible for data.festival_corpus)."""
+        """The fixture transcripts plus one sentence without a recording (eligible for tts.festival_corpus)."""
         path = self.root / "transcripts.csv"
         path.write_text((LJ / "metadata.csv").read_text().rstrip("\n") + "\nLJ003-0001|Hello there.|Hello there.\n")
         return path

@@ -1,4 +1,4 @@
-"""data.festival_corpus: LJSpeech transcripts spoken by Festival, in the LJSpeech layout, never a held-out sentence."""
+"""tts.festival_corpus: LJSpeech transcripts spoken by Festival, in the LJSpeech layout, never a held-out sentence."""
 from __future__ import annotations
 
 import shutil

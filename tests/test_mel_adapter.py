@@ -1,4 +1,4 @@
-"""tts.mel_adapter: foreign mel conventions -> the vocoder's, checked on real LJSpeech audio.
+"""waveglow.audio.mel_adapter: foreign mel conventions -> the vocoder's, checked on real LJSpeech audio.
 
 Each foreign mel is made here from the audio with that front end's documented formula (written independently of
 the adapter), converted back, and compared with our `MelSpectrogram` of the same audio.

@@ -1,6 +1,6 @@
 """A Festival-spoken corpus in the LJSpeech layout: LJSpeech transcripts read by the built-in frontend's voice.
 
-    python -m data.festival_corpus --transcripts ljspeech-sample/all_transcripts.csv --out festival-lj --count 150
+    python -m tts.festival_corpus --transcripts ljspeech-sample/all_transcripts.csv --out festival-lj --count 150
 
 Writes <out>/wavs/festival-<id>.wav (16-bit PCM at --rate, 22050 Hz by default, Festival's edge silence trimmed as
 the TTS frontend trims it) and <out>/metadata.csv (`id|text|text`), each file renamed into place when complete.

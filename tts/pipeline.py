@@ -170,7 +170,7 @@ class Tacotron2Frontend:
 class WaveGlowVocoder:
     """Log-mel [n_mel_channels, F] -> audio [F * hop_length] with a WaveGlow, optionally denoised.
 
-    Runs through `waveglow.vocode.get_vocoder` (loaded checkpoints are cached, the denoiser is built on first use).
+    Runs through `waveglow.vocoder.inference.get_vocoder` (loaded checkpoints are cached, the denoiser is built on first use).
     sigma: latent scale (NVIDIA's default 0.666); denoise: strength of the bias-spectrum Denoiser (0 = off).
     """
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from waveglow.common.errors import DataError
-from waveglow.common.safe_loading import load_npz, read_json
+from waveglow.common.safe_loading import load_npz, read_json_object
 
 CLAMP_MIN = 1e-5
 LOG_FLOOR = math.log(CLAMP_MIN)  # -11.5129: the smallest value a vocoder mel can hold
@@ -422,10 +422,7 @@ def load_format_params(path: str | Path) -> dict[str, Any]:
     """A JSON file of convention parameters (e.g. a Coqui config.json)."""
 
     path = Path(path)
-    data = read_json(path, MelFormatError)
-    if not isinstance(data, dict):
-        raise MelFormatError(f"{path}: mel parameters must be a JSON object")
-    return data
+    return read_json_object(path, MelFormatError, "mel parameters must be a JSON object")
 
 
 def load_stats(path: str | Path) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Allow-listed unpickling of pickles we did not write (used by `waveglow.safe_loading`, the one loading gate).
+"""Allow-listed unpickling of pickles we did not write (used by `waveglow.common.safe_loading`, the one loading gate).
 
 NVIDIA's WaveGlow files pickle whole modules (`glow.WaveGlow`), so torch's `weights_only=True` mode refuses them.
 We unpickle with a subclass of Python's own pure-Python Unpickler, so every state-changing opcode passes through
@@ -194,7 +194,7 @@ for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
 _CALLABLE_IDS = {id(f) for f in _ALLOWED_CALLABLES.values() if callable(f)}
 
 # Globals resolved to an inert PickledObject, matched by module prefix.
-_STAND_IN_MODULES = ("glow", "torch.nn.modules.", "model", "waveglow.model", "denoiser")
+_STAND_IN_MODULES = ("glow", "torch.nn.modules.", "model", "waveglow.vocoder.model", "denoiser")
 _STAND_IN_EXACT = {("torch.nn.utils.weight_norm", "WeightNorm")}
 
 

@@ -135,7 +135,7 @@ def summarise(utterances: list[dict], bits_per_sample: float) -> dict:
 
 def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettings,
              log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict:
-    """Score `loaded` (a waveglow.training.loading.LoadedModel) on `utterances` (already the held-out ones).
+    """Score `loaded` (a waveglow.vocoder.loading.LoadedModel) on `utterances` (already the held-out ones).
     Returns the results dictionary written by `waveglow evaluate` (JSON-ready: missing values are None)."""
 
     mel = loaded.mel_spectrogram()

@@ -1,7 +1,7 @@
 """Glow checkpoints: a directory with config.json (model config + metadata) and model.safetensors.
 
 Nothing is unpickled on load: safetensors holds raw tensors only and JSON holds the config, both read through the
-loading gate (`waveglow.safe_loading`: regular files only, size-capped, config in range, weights finite). Both files
+loading gate (`waveglow.common.safe_loading`: regular files only, size-capped, config in range, weights finite). Both files
 are written atomically (temporary file + rename), weights first, so a config.json never points at missing weights.
 """
 from __future__ import annotations

@@ -28,7 +28,7 @@ from waveglow.vocoder.run_checkpoints import (CheckpointStore, NotTrainingCheckp
                                               resolve_training_checkpoint)
 from waveglow.vocoder.run_config import TrainingConfig
 from waveglow.common.safe_loading import (check_finite, check_waveglow_config, guard, load_safetensors, load_torch_file, open_regular,
-                           read_json)
+                           read_json_object)
 
 FORMAT_NAME = "waveglow-toolkit"
 CONFIG_FILE = "config.json"
@@ -386,10 +386,7 @@ def _load_ours(path: Path, model_class, map_location) -> tuple["WaveGlow", Check
         if not required.exists():
             raise CheckpointError(f"{directory}: missing {required.name} (expected a directory written by "
                                   "save_pretrained / `waveglow convert`)")
-    data = read_json(config_path)
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{config_path}: expected a JSON object")
-    data = dict(data)
+    data = dict(read_json_object(config_path))
     data.pop("format", None)
     data.pop("format_version", None)
     mel = data.pop("mel", None)  # absent from exports written before MelConfig: NVIDIA's defaults

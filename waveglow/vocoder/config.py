@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from waveglow.common.errors import ConfigError
+from waveglow.common.safe_loading import read_json
 
 WN_KEYS = ("n_layers", "n_channels", "kernel_size")
 DEFAULT_SIGMA = 0.666  # the latent scale of synthesis (NVIDIA's inference default): the one owner of this number
@@ -125,9 +125,4 @@ class WaveGlowConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "WaveGlowConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(Path(path), ConfigError), source=str(path))

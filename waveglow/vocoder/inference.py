@@ -54,7 +54,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """auto | fp32 | bf16 | fp16 -> torch dtype ('auto': waveglow.precision.resolve_precision). fp16 needs CUDA:
+    """auto | fp32 | bf16 | fp16 -> torch dtype ('auto': waveglow.common.precision.resolve_precision). fp16 needs CUDA:
     CPU half-precision kernels are slow emulations and not every PyTorch build has them; bf16 is the CPU reduced
     precision."""
     if precision not in PRECISION_CHOICES:
@@ -180,7 +180,7 @@ def vocode(mel, checkpoint, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, 
     [B, n_mel, F] (B > 1), T = F * hop_length. Not clipped (clip to [-1, 1] before writing PCM).
 
     checkpoint: path (any format `WaveGlow.from_pretrained` reads; loaded models are cached) or a WaveGlow.
-    mel: torch or numpy; converted with `tts.mel_adapter.convert_mel(mel, mel_format)` (default "auto": layout and
+    mel: torch or numpy; converted with `waveglow.audio.mel_adapter.convert_mel(mel, mel_format)` (default "auto": layout and
     convention detected, natural-log mels pass unchanged; warns MelDomainWarning when out of domain).
     seed: see the module docstring; a batch draws its latent [B, ...] from one generator, like `model.infer`.
     denoise: denoiser strength (NVIDIA's inference uses 0.0 by default, their notebooks 0.01..0.1).

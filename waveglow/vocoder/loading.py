@@ -45,7 +45,7 @@ def load_training_model(path: str | Path, raw: bool = False) -> LoadedModel | No
 
 def load_for_scoring(path: str | Path, raw: bool = False) -> LoadedModel:
     """Directories: our format (config.json + model.safetensors) or a run / checkpoints directory (its latest
-    checkpoint). Files: a training checkpoint, else anything waveglow.checkpoint.load_waveglow reads. `raw`: see
+    checkpoint). Files: a training checkpoint, else anything waveglow.vocoder.checkpoint.load_waveglow reads. `raw`: see
     load_training_model."""
     trained = load_training_model(path, raw)
     if trained is not None:

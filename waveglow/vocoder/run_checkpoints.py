@@ -6,7 +6,7 @@ process killed at any moment therefore leaves `latest` naming a complete checkpo
 the first one); at worst a stray temporary file remains, which `remove_stale_temporaries` deletes.
 
 Files hold tensors, numbers, strings, lists and dicts only and are read through the loading gate
-(`waveglow.safe_loading.load_torch_file`): nothing in them is ever executed, and weights must be finite.
+(`waveglow.common.safe_loading.load_torch_file`): nothing in them is ever executed, and weights must be finite.
 """
 from __future__ import annotations
 

@@ -6,13 +6,13 @@ never silently trains with a default.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from waveglow.audio.features import MelConfig, MelSpectrogram
 from waveglow.common.errors import ConfigError
+from waveglow.common.safe_loading import read_json
 from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -251,11 +251,7 @@ class TrainingConfig:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(path, ConfigError), source=str(path))
 
     def replace_train(self, **changes) -> "TrainingConfig":
         """A copy with some `train` fields changed (command-line overrides); validated like the file."""

@@ -1,6 +1,6 @@
 """Vocoding mel files to WAV files: one job over many inputs, where one bad file never stops the others.
 
-Per file: load (safely, `mel_files`) -> convert to the vocoder's mel (`tts.mel_adapter`, domain warnings kept as
+Per file: load (safely, `mel_files`) -> convert to the vocoder's mel (`waveglow.audio.mel_adapter`, domain warnings kept as
 notes) -> vocode with a per-file latent -> optional denoise -> PCM16 with a clip count -> atomic write to
 OUT_DIR/<stem>.wav. Errors become `FileResult.error` lines naming the file.
 
@@ -34,7 +34,7 @@ class VocodeOptions:
     sigma: float = DEFAULT_SIGMA
     denoise: float = 0.0
     seed: int | None = None
-    mel_format: object = "auto"  # a tts.mel_adapter format name or MelConvention
+    mel_format: object = "auto"  # a waveglow.audio.mel_adapter format name or MelConvention
     layout: str = "auto"
     format_params: dict | None = None
     format_stats: dict | None = None
