@@ -13,6 +13,10 @@ Where the mel comes from:
     of a reflection, and starts are hop-aligned. Clips shorter than a segment are still computed directly from
     the zero-padded segment (one segment of work, and the same numbers as the no-cache mode).
 
+With `excitation=True` each item also carries the segment's sine excitation [2, segment_length] (waveglow.audio.excitation:
+pYIN F0 of the whole clip, computed once per clip and kept in `f0_cache_dir` when given, its phase aligned to the
+recording), for a WaveGlow with config.excitation_channels.
+
 Randomness: the segment start of item `index` is drawn from a generator seeded by (seed, epoch, index) only, so a
 run resumed at epoch e sees exactly the segments the uninterrupted run would have seen, whatever the number of
 DataLoader workers or the order the sampler asks for items. Call `set_epoch(epoch)` before each epoch (like
@@ -27,6 +31,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from waveglow.audio.excitation import excitation as sine_excitation, f0_track
 from waveglow.audio.features import MelSpectrogram, load_wav
 from waveglow.common.errors import DataError
 from data.ljspeech import Utterance
@@ -38,7 +43,8 @@ class AudioMelDataset(torch.utils.data.Dataset):
 
     def __init__(self, utterances: Sequence[Utterance], segment_length: int = 16000,
                  mel: MelSpectrogram | None = None, seed: int = 0, cache_dir: str | os.PathLike | None = None,
-                 resample: bool = False):
+                 resample: bool = False, excitation: bool = False,
+                 f0_cache_dir: str | os.PathLike | None = None):
         self.utterances = list(utterances)
         if not self.utterances:
             raise DataError("no utterances given to AudioMelDataset (empty metadata or filelist?)")
@@ -50,6 +56,9 @@ class AudioMelDataset(torch.utils.data.Dataset):
         self.epoch = 0
         self.resample = resample
         self.cache = MelCache(cache_dir, self.mel) if cache_dir is not None else None
+        self.excitation = excitation
+        self.f0_cache_dir = None if f0_cache_dir is None else os.fspath(f0_cache_dir)
+        self._f0: dict[str, np.ndarray] = {}
 
     @property
     def mel_frames(self) -> int:
@@ -78,7 +87,25 @@ class AudioMelDataset(torch.utils.data.Dataset):
         audio, _ = load_wav(utt.audio_path, sampling_rate=self.mel.sampling_rate, resample=self.resample)
         return audio
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def clip_f0(self, utt: Utterance, audio: np.ndarray) -> np.ndarray:
+        """pYIN F0 [frames] (Hz, 0 unvoiced) of the whole clip, one frame per hop; cached in memory and on disk."""
+        f0 = self._f0.get(utt.utt_id)
+        if f0 is not None:
+            return f0
+        path = None if self.f0_cache_dir is None else os.path.join(self.f0_cache_dir, f"{utt.utt_id}.f0.npy")
+        if path is not None and os.path.exists(path):
+            f0 = np.load(path, allow_pickle=False)  # our own cache, written below
+        else:
+            f0 = f0_track(audio, self.mel.sampling_rate, self.mel.hop_length)
+            if path is not None:
+                os.makedirs(self.f0_cache_dir, exist_ok=True)
+                temporary = f"{path}.{os.getpid()}.tmp.npy"
+                np.save(temporary, f0)
+                os.replace(temporary, path)
+        self._f0[utt.utt_id] = f0
+        return f0
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         utt = self.utterances[index]
         audio = self.load_audio(utt)
         start = self.segment_start(index, audio.shape[0])
@@ -94,4 +121,10 @@ class AudioMelDataset(torch.utils.data.Dataset):
         else:
             with torch.no_grad():
                 mel = self.mel(segment)
-        return mel, segment
+        if not self.excitation:
+            return mel, segment
+        clip = audio if audio.shape[0] >= start + self.segment_length else np.pad(
+            audio, (0, start + self.segment_length - audio.shape[0]))
+        whole = sine_excitation(self.clip_f0(utt, audio), clip.shape[0], self.mel.hop_length,
+                                self.mel.sampling_rate, audio=clip)
+        return mel, segment, torch.from_numpy(np.ascontiguousarray(whole[:, start:start + self.segment_length]))

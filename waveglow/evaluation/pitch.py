@@ -13,14 +13,12 @@ Griffin-Lim at 0.11, and dio+stonemask put the floor at 0.56 (it drops voicing i
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from waveglow.audio.excitation import FMAX_HZ, FMIN_HZ, FRAME_SECONDS, HOP_SECONDS, f0_track
 from waveglow.evaluation.quality import MetricError
 
-FMIN_HZ, FMAX_HZ = 65.0, 400.0
-FRAME_SECONDS, HOP_SECONDS = 1024 / 22050, 256 / 22050
+__all__ = ["PITCH_ANALYSIS", "f0_track", "pitch_errors"]
 
 PITCH_ANALYSIS = {
     "tracker": "librosa.pyin (Viterbi voicing), centred frames", "fmin_hz": FMIN_HZ, "fmax_hz": FMAX_HZ,
@@ -28,16 +26,6 @@ PITCH_ANALYSIS = {
     "f0_rmse": "1200 * log2(f0 / f0_ref), RMS over frames voiced in both, cents",
     "vuv_error": "fraction of frames whose voicing decisions differ",
 }
-
-
-def f0_track(audio: np.ndarray, rate: int) -> np.ndarray:
-    """float audio [T] at `rate` Hz -> F0 [frames] in Hz (float64), 0 where unvoiced; one frame per hop."""
-    import librosa
-
-    frame = 2 ** round(math.log2(FRAME_SECONDS * rate))
-    f0, voiced, _ = librosa.pyin(np.asarray(audio, dtype=np.float32), fmin=FMIN_HZ, fmax=FMAX_HZ, sr=rate,
-                                 frame_length=frame, hop_length=round(HOP_SECONDS * rate), center=True)
-    return np.where(voiced, np.nan_to_num(f0), 0.0).astype(np.float64)
 
 
 def pitch_errors(reference_f0: np.ndarray, f0: np.ndarray) -> tuple[float | None, float]:

@@ -27,17 +27,19 @@ class WaveGlowForTraining(nn.Module):
         self.memory_efficient = memory_efficient
 
     def forward(self, audio: torch.Tensor, mel: torch.Tensor, reverse_z: torch.Tensor | None = None,
-                reverse_sigma: float = 1.0):
+                reverse_sigma: float = 1.0, excitation: torch.Tensor | None = None):
         """With reverse_z [B, n_group, F * hop / n_group], also the differentiable inverse-flow sample of `mel` at
         reverse_sigma, cropped to audio's length: (z, logdet, sample [B, T]). Inside this module, so DDP sees one
-        forward per step."""
+        forward per step. excitation [B, 2, T]: the model's sine excitation, when it takes one."""
+        if excitation is None:
+            excitation = self.waveglow.excitation_of_audio(audio)
         if not (self.memory_efficient and torch.is_grad_enabled()):
-            out = self.waveglow(audio, mel)
+            out = self.waveglow(audio, mel, excitation)
         else:
-            out = self._checkpointed_forward(audio, mel)
+            out = self._checkpointed_forward(audio, mel, excitation)
         if reverse_z is None:
             return out
-        sample = self.waveglow.reverse(mel, reverse_z, reverse_sigma)[:, : audio.shape[-1]]
+        sample = self.waveglow.reverse(mel, reverse_z, reverse_sigma, excitation)[:, : audio.shape[-1]]
         return (*out, sample)
 
     def _flow(self, k: int, x: torch.Tensor, cond: torch.Tensor):
@@ -45,11 +47,12 @@ class WaveGlowForTraining(nn.Module):
         x, coupling_logdet = self.waveglow.couplings[k](x, cond)
         return x, conv_logdet, coupling_logdet
 
-    def _checkpointed_forward(self, audio: torch.Tensor, mel: torch.Tensor):
+    def _checkpointed_forward(self, audio: torch.Tensor, mel: torch.Tensor, excitation: torch.Tensor | None):
         # Mirrors WaveGlow.forward (early outputs, logdet order) with each flow as one checkpointed segment.
         wg, config = self.waveglow, self.waveglow.config
-        cond = wg.condition(mel, audio.shape[-1])
-        x = group_samples(audio, config.n_group)
+        cond = wg.condition(mel, audio.shape[-1], excitation)
+        mean = wg.source_mean(cond, excitation, audio.shape[-1])
+        x = group_samples(audio if mean is None else audio - mean, config.n_group)
         logdet = zero_logdet(x)
         early = []
         for k in range(config.n_flows):

@@ -143,7 +143,9 @@ class Trainer:
         mel = config.data.mel_spectrogram(config.model.n_mel_channels)
         self.data = RunData.read(data_source)
         self.dataset = AudioMelDataset(self.data.train, segment_length=train.segment_length, mel=mel,
-                                       seed=train.seed, cache_dir=config.data.cache_dir, resample=resample)
+                                       seed=train.seed, cache_dir=config.data.cache_dir, resample=resample,
+                                       excitation=bool(config.model.excitation_channels),
+                                       f0_cache_dir=Path(config.data.cache_dir or self.run_dir) / "f0")
         self.sampler = ResumableDistributedSampler(self.dataset, num_replicas=self.context.world_size,
                                                    rank=self.context.rank, seed=train.seed)
         self.batches_per_epoch = len(self.sampler) // train.batch_size
@@ -232,14 +234,18 @@ class Trainer:
     def initialize_from(self, source: str | os.PathLike) -> LoadedModel:
         """Start this (new) run from the weights of anything `load_for_scoring` reads: NVIDIA's release and train.py
         files, DeepLearningExamples, our exports, a run (its weight average when kept). The file's shapes must be
-        those of config.model, except that a config with a post-filter may start from a WaveGlow without one (the
-        new post-filter starts as the identity); optimizer, schedule and data position start afresh."""
+        those of config.model, except that a config with a post-filter, an excitation or a harmonic source may start
+        from a WaveGlow without (a new post-filter starts as the identity, the excitation's conditioning weights and
+        the harmonic source's amplitudes at zero); optimizer, schedule and data position start afresh."""
         if self.position.iteration or self._resumed:
             raise ValueError("initialize_from starts a new run; a resumed run continues its own weights")
         loaded = load_for_scoring(source)
         theirs, ours = loaded.model.config, self.config.model
         adds_post_filter = ours.post_filter_layers and not theirs.post_filter_layers
-        ignored = {"sampling_rate"} | ({"post_filter_layers", "post_filter_channels"} if adds_post_filter else set())
+        adds_excitation = ours.excitation_channels and not theirs.excitation_channels
+        adds_harmonics = ours.harmonics and not theirs.harmonics
+        ignored = ({"sampling_rate"} | ({"post_filter_layers", "post_filter_channels"} if adds_post_filter else set())
+                   | ({"excitation_channels"} if adds_excitation else set()) | ({"harmonics"} if adds_harmonics else set()))
         differing = [f.name for f in dataclasses.fields(ours)
                      if f.name not in ignored and getattr(theirs, f.name) != getattr(ours, f.name)]
         if differing:
@@ -247,8 +253,14 @@ class Trainer:
                                for name in differing)
             raise ConfigError(f"{source}: its model does not have the training config's shape: {detail}")
         weight_normed = WaveGlow(ours)
-        missing, unexpected = weight_normed.load_state_dict(loaded.model.state_dict(), strict=False)
-        if unexpected or any(not key.startswith("post_filter.") for key in missing):
+        state = loaded.model.state_dict()
+        if adds_excitation:  # the excitation's conditioning columns start at zero: the new run starts as theirs
+            for key, value in list(state.items()):
+                if key.endswith("cond_layer.weight"):
+                    extra = ours.cond_channels - value.shape[1]
+                    state[key] = torch.cat([value, value.new_zeros(value.shape[0], extra, *value.shape[2:])], 1)
+        missing, unexpected = weight_normed.load_state_dict(state, strict=False)
+        if unexpected or any(not key.startswith(("post_filter.", "harmonic.")) for key in missing):
             raise ConfigError(f"{source}: tensors do not match the training config's model (missing: "
                               f"{missing[:3]}, unexpected: {unexpected[:3]})")
         weight_normed.apply_weight_norm()
@@ -374,8 +386,9 @@ class Trainer:
             return torch.nn.utils.clip_grad_norm_(params, clip)
         return torch.nn.utils.get_total_norm([p.grad for p in params])
 
-    def train_step(self, mel: torch.Tensor, audio: torch.Tensor) -> StepStats:
-        """One optimizer step on a batch (mel [B, n_mel, F], audio [B, T]). Raises TrainingDiverged.
+    def train_step(self, mel: torch.Tensor, audio: torch.Tensor, excitation: torch.Tensor | None = None) -> StepStats:
+        """One optimizer step on a batch (mel [B, n_mel, F], audio [B, T], and excitation [B, 2, T] for a model
+        with one). Raises TrainingDiverged.
 
         With train.micro_batches = k the batch runs as k chunks whose gradients accumulate; each chunk's loss is
         weighted by its share of the samples, so the step minimises the same loss with 1/k of the activations.
@@ -384,7 +397,10 @@ class Trainer:
         audio = audio.to(self.device, non_blocking=True)
         mel = mel.to(self.device, non_blocking=True)
         lr = self.scheduler.get_last_lr()[0]
-        chunks = list(zip(audio.chunk(self.config.train.micro_batches), mel.chunk(self.config.train.micro_batches)))
+        k = self.config.train.micro_batches
+        if excitation is not None:
+            excitation = excitation.to(self.device, non_blocking=True)
+        chunks = list(zip(audio.chunk(k), mel.chunk(k), [None] * k if excitation is None else excitation.chunk(k)))
         self.optimizer.zero_grad(set_to_none=True)
         loss = torch.zeros((), device=self.device)
         spectral_config = self.config.train.spectral_loss
@@ -393,7 +409,7 @@ class Trainer:
         adversarial = self.config.train.adversarial
         generator_adversarial = torch.zeros((), device=self.device)
         samples: list[torch.Tensor] = []  # the spectral step's samples, for the discriminators' own step
-        for i, (audio_chunk, mel_chunk) in enumerate(chunks):
+        for i, (audio_chunk, mel_chunk, excitation_chunk) in enumerate(chunks):
             # DDP all-reduces gradients in the last chunk's backward only.
             last = i == len(chunks) - 1
             no_sync = self.forward_module.no_sync() if self.context.enabled and not last else contextlib.nullcontext()
@@ -406,9 +422,10 @@ class Trainer:
                         reverse_z = torch.randn(mel_chunk.shape[0], self.config.model.n_group, steps,
                                                 device=self.device)
                         z, logdet, sample = self.forward_module(audio_chunk, mel_chunk, reverse_z=reverse_z,
-                                                                reverse_sigma=spectral_config.sigma)
+                                                                reverse_sigma=spectral_config.sigma,
+                                                                excitation=excitation_chunk)
                     else:
-                        z, logdet = self.forward_module(audio_chunk, mel_chunk)
+                        z, logdet = self.forward_module(audio_chunk, mel_chunk, excitation=excitation_chunk)
                 chunk_loss = WaveGlow.loss(z, logdet, self.config.train.sigma) * share
                 objective = chunk_loss
                 if spectral_step:
@@ -456,8 +473,8 @@ class Trainer:
         """One AdamW step of the discriminators: recordings towards 1, this step's (detached) samples towards 0."""
         self.discriminator_optimizer.zero_grad(set_to_none=True)  # drops what the generator's loss left there
         total = 0.0
-        for sample, (audio_chunk, _) in zip(samples, chunks):
-            share = audio_chunk.numel() / sum(a.numel() for a, _ in chunks)
+        for sample, (audio_chunk, *_) in zip(samples, chunks):
+            share = audio_chunk.numel() / sum(chunk[0].numel() for chunk in chunks)
             batch = audio_chunk.shape[0]
             with self.precision.autocast():  # one forward over both halves: what DDP expects per backward
                 outputs = self.discriminator_module(torch.cat([audio_chunk, sample]))
@@ -525,8 +542,8 @@ class Trainer:
             clock = time.monotonic()
             while self.position.iteration < total and not stop:
                 p = self.position
-                for mel, audio in self._loader(p.epoch, p.batches_in_epoch):
-                    stats = self.train_step(mel, audio)
+                for batch in self._loader(p.epoch, p.batches_in_epoch):
+                    stats = self.train_step(*batch)
                     stop = stats.stop  # the same on every rank, unlike self.stop_requested
                     p.batches_in_epoch += 1
                     self.history.append(stats)

@@ -216,12 +216,14 @@ def infer_config(state: dict[str, torch.Tensor], hints: dict[str, Any], path) ->
     start = _require(state, "WN.0.start.weight", path)
     wn_kernel = state["WN.0.in_layers.0.weight"].shape[2]
     cond_in = _require(state, "WN.0.cond_layer.weight", path).shape[1]
-    # our "group" conditioning reads n_mel channels; NVIDIA's reads n_mel * n_group
-    conditioning = "group" if cond_in == n_mel and n_group > 1 else "audio"
+    # our "group" conditioning reads n_mel channels, NVIDIA's n_mel * n_group; an excitation adds 2 * n_group
+    excitation = 2 if cond_in in (n_mel + 2 * n_group, (n_mel + 2) * n_group) and n_group > 1 else 0
+    conditioning = "group" if cond_in - excitation * n_group == n_mel and n_group > 1 else "audio"
     values = dict(n_mel_channels=n_mel, n_flows=len(flows), n_group=n_group, n_early_every=n_early_every,
                   n_early_size=n_early_size, n_layers=len(in_layers), n_channels=start.shape[0],
                   kernel_size=wn_kernel, upsample_kernel_size=kernel,
-                  hop_length=int(hints.get("hop_length", 256)), conditioning=conditioning)
+                  hop_length=int(hints.get("hop_length", 256)), conditioning=conditioning,
+                  excitation_channels=excitation)
     # A file's own config must agree with its tensors; n_early_* are only checkable when some flow drops channels.
     wn_hints = hints.get("WN_config") if isinstance(hints.get("WN_config"), dict) else {}
     checkable = ["n_mel_channels", "n_flows", "n_group", "n_layers", "n_channels", "kernel_size"]
@@ -235,6 +237,8 @@ def infer_config(state: dict[str, torch.Tensor], hints: dict[str, Any], path) ->
     if post_filter:
         values.update(post_filter_layers=len(post_filter),
                       post_filter_channels=_require(state, "post_filter.start.weight", path).shape[0])
+    if "harmonic.amplitudes.weight" in state:
+        values["harmonics"] = state["harmonic.amplitudes.weight"].shape[0] // 2
     if "sampling_rate" in hints and isinstance(hints["sampling_rate"], int):
         values["sampling_rate"] = hints["sampling_rate"]
     try:

@@ -36,6 +36,12 @@ class WaveGlowConfig:
     # A WaveNet post-filter on infer's output (waveglow.postfilter; 0 layers: none, as NVIDIA's WaveGlow).
     post_filter_layers: int = 0
     post_filter_channels: int = 32
+    # A sine excitation at the speech's F0 (waveglow.audio.excitation: sin and cos of the fundamental's phase, 0 where
+    # unvoiced) as extra conditioning, grouped like the audio: 0 (NVIDIA) or 2 channels.
+    excitation_channels: int = 0
+    # A harmonic source before the flow (waveglow.vocoder.harmonic): audio minus K harmonics of the excitation with
+    # amplitudes from the mel (needs the excitation and 'group' conditioning); 0: none.
+    harmonics: int = 0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -49,6 +55,12 @@ class WaveGlowConfig:
                 raise ConfigError(f"config field '{name}' must be >= 1, got {getattr(self, name)}")
         if self.post_filter_layers < 0:
             raise ConfigError(f"config field 'post_filter_layers' must be >= 0, got {self.post_filter_layers}")
+        if self.excitation_channels not in (0, 2):
+            raise ConfigError(f"config field 'excitation_channels' must be 0 or 2, got {self.excitation_channels}")
+        if self.harmonics < 0:
+            raise ConfigError(f"config field 'harmonics' must be >= 0, got {self.harmonics}")
+        if self.harmonics and (self.excitation_channels == 0 or self.conditioning != "group"):
+            raise ConfigError("config field 'harmonics' needs excitation_channels 2 and conditioning 'group'")
         if self.n_early_size < 0:
             raise ConfigError(f"config field 'n_early_size' must be >= 0, got {self.n_early_size}")
         if self.kernel_size % 2 != 1:
@@ -75,9 +87,14 @@ class WaveGlowConfig:
         return self.hop_length if self.conditioning == "audio" else self.hop_length // self.n_group
 
     @property
-    def cond_channels(self) -> int:
-        """Channels of the grouped conditioning the WN networks read."""
+    def mel_cond_channels(self) -> int:
+        """Channels of the grouped mel conditioning (without the excitation's)."""
         return self.n_mel_channels * (self.n_group if self.conditioning == "audio" else 1)
+
+    @property
+    def cond_channels(self) -> int:
+        """Channels of the grouped conditioning the WN networks read: the mel's, then the excitation's."""
+        return self.mel_cond_channels + self.excitation_channels * self.n_group
 
     def is_early_output(self, flow: int) -> bool:
         """Whether n_early_size channels leave the flow before flow `flow` (NVIDIA: every n_early_every, not at 0)."""

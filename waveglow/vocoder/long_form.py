@@ -101,9 +101,13 @@ def infer_chunked(model, mel: torch.Tensor, sigma: float = DEFAULT_SIGMA, z: tor
     else:
         left = right = overlap_frames
     audio = torch.empty(batch, n_frames * c.hop_length, dtype=torch.float32)
+    excitation = model.excitation_of_mel(mel)  # once for the utterance: its phase runs on across the chunks
     for chunk in plan_chunks(n_frames, chunk_frames, left, right):
+        piece_excitation = (None if excitation is None else
+                            excitation[..., chunk.start * c.hop_length:chunk.stop * c.hop_length])
         piece = model.infer(mel[:, :, chunk.start:chunk.stop], sigma=sigma,
-                            z=z[:, :, chunk.start * steps_per_frame:chunk.stop * steps_per_frame], precision=precision)
+                            z=z[:, :, chunk.start * steps_per_frame:chunk.stop * steps_per_frame],
+                            excitation=piece_excitation, precision=precision)
         keep = slice((chunk.keep_start - chunk.start) * c.hop_length, (chunk.keep_stop - chunk.start) * c.hop_length)
         audio[:, chunk.keep_start * c.hop_length:chunk.keep_stop * c.hop_length] = piece[:, keep].float().cpu()
     return audio

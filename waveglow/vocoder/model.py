@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from waveglow.audio import excitation as source
 from waveglow.audio.features import MelConfig
 from waveglow.common.precision import network_dtype, resolve_precision
 from waveglow.flows.coupling import AffineCoupling
@@ -19,13 +22,15 @@ from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x
 from waveglow.flows.squeeze import group_frames, group_samples, ungroup_samples
 from waveglow.vocoder.checkpoint import CheckpointInfo, read_waveglow, save_waveglow
 from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
+from waveglow.vocoder.harmonic import HarmonicShift
 from waveglow.vocoder.postfilter import PostFilter
 from waveglow.vocoder.wavenet import WN
 
 class WaveGlow(nn.Module):
     """mel [B, n_mel, F] <-> audio [B, F * hop_length]; the latent z is in forward layout [B, n_group, T / n_group].
     With config.post_filter_layers, `infer` / `reverse` pass the flow's audio through a PostFilter (forward and the
-    likelihood are the flow's alone).
+    likelihood are the flow's alone). With config.excitation_channels, every method also reads a sine excitation
+    [B, 2, >= T] (waveglow.audio.excitation); when none is given, forward derives it from the audio, infer from the mel.
 
     Convolutions carry plain weights: NVIDIA's weight norm is folded when checkpoints load
     (see `apply_weight_norm` to train under it again).
@@ -51,6 +56,7 @@ class WaveGlow(nn.Module):
             self.couplings.append(AffineCoupling(net, scale="exp"))
         self.n_remaining_channels = c.channels_per_flow()[-1]
         self.post_filter = PostFilter(c.post_filter_layers, c.post_filter_channels) if c.post_filter_layers else None
+        self.harmonic = HarmonicShift(c.mel_cond_channels, c.harmonics, c.n_group) if c.harmonics else None
 
     # ---- conditioning -------------------------------------------------------------------------------------------
     def _check_mel(self, mel: torch.Tensor) -> torch.Tensor:
@@ -65,12 +71,17 @@ class WaveGlow(nn.Module):
             raise ValueError("mel has no frames")
         return mel
 
-    def condition(self, mel: torch.Tensor, n_samples: int) -> torch.Tensor:
-        """mel [B, n_mel, F] -> grouped conditioning [B, cond_channels, n_samples / n_group].
+    def condition(self, mel: torch.Tensor, n_samples: int, excitation: torch.Tensor | None = None) -> torch.Tensor:
+        """mel [B, n_mel, F] (and excitation [B, 2, >= n_samples] when configured) -> grouped conditioning
+        [B, cond_channels, n_samples / n_group]: the mel's channels, then the excitation's (grouped like the audio).
 
         'audio' (NVIDIA): upsampled sample s sees frames f with hop * f <= s < hop * f + K (its frame and the
         K / hop - 1 before it), then n_group samples are stacked. 'group': step t is upsampled directly, its output
         cropped by K // 2 on the left so that it sees the frames within K / 2 samples on either side."""
+        return self._with_excitation(self._mel_condition(mel, n_samples), excitation, n_samples)
+
+    def _mel_condition(self, mel: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """The mel's part of `condition`: [B, cond_channels - 2 * n_group (with an excitation), n_samples / n_group]."""
         c = self.config
         cond = self.upsample(mel.to(self.upsample.weight.dtype))
         if c.conditioning == "group":
@@ -85,34 +96,92 @@ class WaveGlow(nn.Module):
             return cond[..., : n_samples // c.n_group]
         return group_frames(cond[..., :n_samples], c.n_group)
 
-    def condition_in_pieces(self, mel: torch.Tensor, dtype: torch.dtype, piece_frames: int = 512) -> torch.Tensor:
+    def _with_excitation(self, cond: torch.Tensor, excitation: torch.Tensor | None, n_samples: int) -> torch.Tensor:
+        """Append the grouped excitation's channels to grouped mel conditioning (nothing when not configured)."""
+        c = self.config
+        if not c.excitation_channels:
+            if excitation is not None:
+                raise ValueError("this WaveGlow takes no excitation (config.excitation_channels is 0)")
+            return cond
+        if excitation is None:
+            raise ValueError("this WaveGlow needs an excitation [B, 2, T] (waveglow.audio.excitation)")
+        if excitation.dim() != 3 or excitation.shape[:2] != (cond.shape[0], c.excitation_channels):
+            raise ValueError(f"excitation must be [{cond.shape[0]}, {c.excitation_channels}, T], "
+                             f"got {list(excitation.shape)}")
+        excitation = self._fit(excitation, n_samples).to(device=cond.device, dtype=cond.dtype)
+        return torch.cat([cond, group_frames(excitation, c.n_group)], 1)
+
+    @staticmethod
+    def _fit(excitation: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """Cropped or zero-padded to n_samples (the mel's last frame may reach past a training segment)."""
+        excitation = excitation[..., :n_samples]
+        return F.pad(excitation, (0, n_samples - excitation.shape[2])) if excitation.shape[2] < n_samples else excitation
+
+    def source_mean(self, cond: torch.Tensor, excitation: torch.Tensor | None, n_samples: int) -> torch.Tensor | None:
+        """The harmonic source's waveform [B, n_samples] (None without one), from grouped conditioning."""
+        if self.harmonic is None:
+            return None
+        return self.harmonic(cond[:, : self.config.mel_cond_channels], self._fit(excitation, n_samples).to(cond.device))
+
+    def excitation_of_audio(self, audio: torch.Tensor) -> torch.Tensor | None:
+        """audio [B, T] -> its phase-aligned excitation [B, 2, T] (pYIN on each item), or None when not configured."""
+        c = self.config
+        if not c.excitation_channels:
+            return None
+        items = []
+        for item in audio.detach().float().cpu().numpy():
+            f0 = source.f0_track(item, c.sampling_rate, c.hop_length)
+            items.append(source.excitation(f0, item.shape[0], c.hop_length, c.sampling_rate, audio=item))
+        return torch.from_numpy(np.stack(items)).to(audio.device)
+
+    def excitation_of_mel(self, mel: torch.Tensor) -> torch.Tensor | None:
+        """mel [B, n_mel, F] -> an excitation [B, 2, F * hop] from the F0 of its Griffin-Lim audio, or None when not
+        configured."""
+        c = self.config
+        if not c.excitation_channels:
+            return None
+        n_samples = mel.shape[2] * c.hop_length
+        items = [source.excitation(source.f0_from_mel(item, c.sampling_rate, c.hop_length), n_samples,
+                                   c.hop_length, c.sampling_rate)
+                 for item in mel.detach().float().cpu().numpy()]
+        return torch.from_numpy(np.stack(items)).to(mel.device)
+
+    def condition_in_pieces(self, mel: torch.Tensor, dtype: torch.dtype, piece_frames: int = 512,
+                            excitation: torch.Tensor | None = None) -> torch.Tensor:
         """`condition(mel, F * hop)` cast to `dtype`, built piece by piece (no grad): the fp32 upsampled mel never
         exists for the whole utterance, only [B, cond_channels, steps] in `dtype` (half of it in bf16). Each
         piece upsamples its frames plus ceil(K / stride) frames of context on each side, which covers every frame
         the upsampler lets reach a step, so the values are those of `condition`."""
         c = self.config
         frames = mel.shape[2]
+        n_samples = frames * c.hop_length
+        mel_channels = c.cond_channels - c.excitation_channels * c.n_group
         if frames <= piece_frames:
-            return self.condition(mel, frames * c.hop_length).to(dtype)
+            cond = self._mel_condition(mel, n_samples).to(dtype)
+            return self._with_excitation(cond, excitation, n_samples)
         per_frame = c.hop_length // c.n_group  # grouped steps per mel frame
         margin = -(-c.upsample_kernel_size // c.upsample_stride)
-        out = torch.empty(mel.shape[0], c.cond_channels, frames * per_frame, dtype=dtype, device=mel.device)
+        out = torch.empty(mel.shape[0], mel_channels, frames * per_frame, dtype=dtype, device=mel.device)
         with torch.no_grad():
             for start in range(0, frames, piece_frames):
                 stop = min(frames, start + piece_frames)
                 lo, hi = max(0, start - margin), min(frames, stop + margin)
-                piece = self.condition(mel[..., lo:hi], (hi - lo) * c.hop_length)  # step 0 = frame lo
+                piece = self._mel_condition(mel[..., lo:hi], (hi - lo) * c.hop_length)  # step 0 = frame lo
                 out[..., start * per_frame: stop * per_frame] = piece[..., (start - lo) * per_frame:
                                                                      (stop - lo) * per_frame]
-        return out
+        return self._with_excitation(out, excitation, n_samples)
 
     # ---- training direction ---------------------------------------------------------------------------------------
-    def forward(self, audio: torch.Tensor, mel: torch.Tensor):
+    def forward(self, audio: torch.Tensor, mel: torch.Tensor, excitation: torch.Tensor | None = None):
         """audio [B, T] (T a multiple of n_group), mel [B, n_mel, >= T / hop + 1] -> (z [B, n_group, T / n_group],
-        logdet [B]): per item, the sum over flows of log s (couplings) and (T / n_group) log|det W| (1x1 convs)."""
+        logdet [B]): per item, the sum over flows of log s (couplings) and (T / n_group) log|det W| (1x1 convs).
+        excitation: [B, 2, T] when configured (default: `excitation_of_audio(audio)`)."""
         mel = self._check_mel(mel)
-        cond = self.condition(mel, audio.shape[-1])
-        x = group_samples(audio, self.config.n_group)
+        if excitation is None:
+            excitation = self.excitation_of_audio(audio)
+        cond = self.condition(mel, audio.shape[-1], excitation)
+        mean = self.source_mean(cond, excitation, audio.shape[-1])
+        x = group_samples(audio if mean is None else audio - mean, self.config.n_group)
         logdet = zero_logdet(x)
         early = []
         for k, (conv, coupling) in enumerate(zip(self.convinv, self.couplings)):
@@ -153,7 +222,8 @@ class WaveGlow(nn.Module):
 
     @torch.no_grad()
     def infer(self, mel: torch.Tensor, sigma: float = DEFAULT_SIGMA, z: torch.Tensor | None = None,
-              generator: torch.Generator | None = None, precision: str | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, precision: str | None = None,
+              excitation: torch.Tensor | None = None) -> torch.Tensor:
         """mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop_length] in [-1, 1]-ish float.
 
         z: latent [B, n_group, F * hop_length / n_group] in forward layout (default: drawn with `draw_latent`,
@@ -161,22 +231,28 @@ class WaveGlow(nn.Module):
         precision: 'fp32' (or None), 'bf16' / 'fp16' for the WN networks only, or 'auto' (bf16 where the mel's
         device has native bf16, see waveglow.common.precision). An argument of this call only: the model keeps
         no precision state, so threads sharing one model may infer in different precisions.
+        excitation: [B, 2, F * hop] when configured (default: `excitation_of_mel(mel)`).
         """
         if precision == "auto":
             precision = resolve_precision("auto", mel.device)
-        return self._infer(mel, sigma, z, generator, network_dtype(precision))
+        mel = self._check_mel(mel)
+        if excitation is None:
+            excitation = self.excitation_of_mel(mel)
+        return self._infer(mel, sigma, z, generator, network_dtype(precision), excitation)
 
-    def reverse(self, mel: torch.Tensor, z: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    def reverse(self, mel: torch.Tensor, z: torch.Tensor, sigma: float = 1.0,
+                excitation: torch.Tensor | None = None) -> torch.Tensor:
         """`infer` with gradients (training on inverse-flow samples): mel [B, n_mel, F], z [B, n_group, F * hop /
-        n_group] -> audio [B, F * hop]. Under autocast the WN networks run in its dtype, the flow path in fp32."""
-        return self._infer(mel, sigma, z, None, None)
+        n_group] (and excitation [B, 2, <= F * hop], zero-padded, when configured) -> audio [B, F * hop]. Under
+        autocast the WN networks run in its dtype, the flow path in fp32."""
+        return self._infer(mel, sigma, z, None, None, excitation)
 
-    def _infer(self, mel, sigma, z, generator, net_dtype) -> torch.Tensor:
+    def _infer(self, mel, sigma, z, generator, net_dtype, excitation=None) -> torch.Tensor:
         mel = self._check_mel(mel)
         c = self.config
         n_samples = mel.shape[2] * c.hop_length
         # cast once (not in each of the n_flows * n_layers conditioning GEMMs), piece by piece for long mels
-        cond = self.condition_in_pieces(mel, net_dtype or self.upsample.weight.dtype)
+        cond = self.condition_in_pieces(mel, net_dtype or self.upsample.weight.dtype, excitation=excitation)
         steps = n_samples // c.n_group
         if z is None:
             z = self.draw_latent(mel.shape[0], steps, generator)
@@ -191,6 +267,9 @@ class WaveGlow(nn.Module):
             if k in slices:
                 x = torch.cat([sigma * z[:, slices[k]], x], 1)
         audio = ungroup_samples(x)
+        mean = self.source_mean(cond, excitation, n_samples)
+        if mean is not None:
+            audio = audio + mean.to(audio.dtype)
         return audio if self.post_filter is None else self.post_filter(audio)
 
     # ---- weight norm (training) -------------------------------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""F0 tracking and the sine excitation a WaveGlow may take as extra conditioning (the source of a source-filter model).
+
+The excitation of an utterance is [EXCITATION_CHANNELS = 2, T] float32: sin and cos of the fundamental's phase where
+the speech is voiced, 0 where it is not. Its F0 comes from librosa's pYIN (`f0_track`, one frame per hop, centred
+frames like the mel's):
+  * training (`excitation(f0, n, hop, rate, audio=recording)`): the phase integrated from F0 is corrected to the
+    recording's own fundamental (the recording times exp(-j phase), low-passed by a 23 ms Hann window, gives the
+    phase offset), so the conditioning is sample-aligned with the waveform the likelihood scores;
+  * inference (`excitation(f0, n, hop, rate)`): the phase integrated from F0 alone; F0 then comes from the mel,
+    through Griffin-Lim audio (`f0_from_mel`), since a vocoder is given nothing else.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+from waveglow.audio.griffin_lim import GriffinLimVocoder
+
+EXCITATION_CHANNELS = 2  # sin, cos of the fundamental's phase
+FMIN_HZ, FMAX_HZ = 65.0, 400.0
+FRAME_SECONDS, HOP_SECONDS = 1024 / 22050, 256 / 22050
+ALIGN_WINDOW_SECONDS = 512 / 22050  # Hann low-pass of the demodulated recording: rejects components >= ~86 Hz away
+
+
+def f0_track(audio: np.ndarray, rate: int, hop_length: int | None = None) -> np.ndarray:
+    """float audio [T] at `rate` Hz -> F0 [frames] in Hz (float64), 0 where unvoiced: librosa.pyin with Viterbi
+    voicing, 65-400 Hz, frame 46 ms, centred frames every `hop_length` samples (default 11.6 ms)."""
+    import librosa  # a core dependency, but slow to import (numba): only the callers that track pitch pay for it
+
+    frame = 2 ** round(math.log2(FRAME_SECONDS * rate))
+    hop = hop_length or round(HOP_SECONDS * rate)
+    f0, voiced, _ = librosa.pyin(np.asarray(audio, dtype=np.float32), fmin=FMIN_HZ, fmax=FMAX_HZ, sr=rate,
+                                 frame_length=frame, hop_length=hop, center=True)
+    return np.where(voiced, np.nan_to_num(f0), 0.0).astype(np.float64)
+
+
+def f0_per_sample(f0: np.ndarray, n_samples: int, hop_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """F0 frames [F] (Hz, 0 = unvoiced; frame i centred on sample i * hop) -> (F0 [n_samples] interpolated across
+    voiced frames and held beyond them, voiced [n_samples] bool from the nearest frame)."""
+    f0 = np.asarray(f0, dtype=np.float64)
+    positions = np.arange(n_samples) / hop_length
+    nearest = np.clip(np.rint(positions).astype(np.int64), 0, max(len(f0) - 1, 0))
+    voiced_frames = np.flatnonzero(f0 > 0)
+    if len(f0) == 0 or len(voiced_frames) == 0:
+        return np.zeros(n_samples), np.zeros(n_samples, dtype=bool)
+    contour = np.interp(positions, voiced_frames, f0[voiced_frames])
+    return contour, f0[nearest] > 0
+
+
+def excitation(f0: np.ndarray, n_samples: int, hop_length: int, rate: int,
+               audio: np.ndarray | None = None) -> np.ndarray:
+    """F0 frames [F] -> excitation [2, n_samples] float32 (sin, cos of the phase; 0 where unvoiced). With the
+    recording `audio` [>= n_samples] the phase is aligned to its fundamental (training); without, it starts at 0."""
+    contour, voiced = f0_per_sample(f0, n_samples, hop_length)
+    phase = 2 * np.pi * np.cumsum(contour) / rate
+    if audio is not None:
+        audio = np.asarray(audio, dtype=np.float64)[:n_samples]
+        if len(audio) < n_samples:
+            audio = np.pad(audio, (0, n_samples - len(audio)))
+        window = np.hanning(max(3, round(ALIGN_WINDOW_SECONDS * rate)))
+        baseband = fftconvolve(audio * np.exp(-1j * phase), window, mode="same")
+        phase = phase + np.angle(baseband)
+    return (np.stack([np.sin(phase), np.cos(phase)]) * voiced).astype(np.float32)
+
+
+def f0_from_mel(log_mel: np.ndarray, rate: int, hop_length: int) -> np.ndarray:
+    """A log-mel [n_mels, F] (Tacotron2's convention) -> F0 [F] (Hz, 0 = unvoiced), tracked on its Griffin-Lim audio."""
+    audio = GriffinLimVocoder(sampling_rate=rate, hop_length=hop_length).mel_to_audio(np.asarray(log_mel))
+    return f0_track(audio, rate, hop_length)[: log_mel.shape[-1]]
