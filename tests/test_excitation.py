@@ -14,9 +14,9 @@ from data.dataset import AudioMelDataset
 from data.ljspeech import Utterance
 from waveglow import WaveGlow, WaveGlowConfig
 from waveglow.audio import MelSpectrogram
-from waveglow.checkpoint import infer_config, ours_to_nvidia
+from waveglow.vocoder.checkpoint import infer_config, ours_to_nvidia
 from waveglow.audio.excitation import excitation, f0_per_sample
-from waveglow.long_form import infer_chunked
+from waveglow.vocoder.long_form import infer_chunked
 from waveglow.training import Trainer, TrainingConfig
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "ljspeech"
