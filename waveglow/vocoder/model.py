@@ -172,10 +172,18 @@ class WaveGlow(nn.Module):
         return self._with_excitation(out, excitation, n_samples)
 
     # ---- training direction ---------------------------------------------------------------------------------------
-    def forward(self, audio: torch.Tensor, mel: torch.Tensor, excitation: torch.Tensor | None = None):
+    def flow_step(self, k: int, x: torch.Tensor, cond: torch.Tensor):
+        """Flow k of the training direction: x [B, C_k, S] -> (y, 1x1-conv logdet [B], coupling logdet [B])."""
+        x, conv_logdet = self.convinv[k](x)
+        x, coupling_logdet = self.couplings[k](x, cond)
+        return x, conv_logdet, coupling_logdet
+
+    def forward(self, audio: torch.Tensor, mel: torch.Tensor, excitation: torch.Tensor | None = None, step=None):
         """audio [B, T] (T a multiple of n_group), mel [B, n_mel, >= T / hop + 1] -> (z [B, n_group, T / n_group],
         logdet [B]): per item, the sum over flows of log s (couplings) and (T / n_group) log|det W| (1x1 convs).
-        excitation: [B, 2, T] when configured (default: `excitation_of_audio(audio)`)."""
+        excitation: [B, 2, T] when configured (default: `excitation_of_audio(audio)`).
+        step: runs flow k like `flow_step(k, x, cond)` (default; training passes an activation-checkpointed one)."""
+        step = self.flow_step if step is None else step
         mel = self._check_mel(mel)
         if excitation is None:
             excitation = self.excitation_of_audio(audio)
@@ -184,12 +192,11 @@ class WaveGlow(nn.Module):
         x = group_samples(audio if mean is None else audio - mean, self.config.n_group)
         logdet = zero_logdet(x)
         early = []
-        for k, (conv, coupling) in enumerate(zip(self.convinv, self.couplings)):
+        for k in range(self.config.n_flows):
             if self.config.is_early_output(k):
                 early.append(x[:, : self.config.n_early_size])
                 x = x[:, self.config.n_early_size:]
-            x, conv_logdet = conv(x)
-            x, coupling_logdet = coupling(x, cond)
+            x, conv_logdet, coupling_logdet = step(k, x, cond)
             logdet = logdet + conv_logdet + coupling_logdet
         early.append(x)
         return torch.cat(early, 1), logdet
