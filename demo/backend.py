@@ -200,7 +200,6 @@ def write_output_wav(audio: np.ndarray, sampling_rate: int, folder: Path) -> Pat
     import atexit
     import uuid
 
-
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"waveglow-{uuid.uuid4().hex[:12]}.wav"
     write_wav_atomic(path, np.asarray(audio, dtype=np.float32), sampling_rate)
@@ -250,7 +249,6 @@ def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: floa
     """Text -> speech with the chosen frontend and vocoder (tts.pipeline when installed)."""
     text = check_text(text)
     if _optional_module("tts.pipeline") is not None:
-
         vocoder_arg = vocoder.checkpoint or GRIFFIN_LIM
         try:
             audio, rate = _synthesizer(frontend, vocoder_arg, float(denoise), float(sigma)).synthesize(text)

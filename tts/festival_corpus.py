@@ -40,7 +40,6 @@ def build(transcripts: str, out: str, count: int, first_id: str = "LJ003", skip_
     """Synthesise the chosen sentences into `out`; returns the ids written now (kept ones excluded)."""
     import numpy as np
 
-
     skip = {p.stem for p in Path(skip_recorded).iterdir()} if skip_recorded else set()
     chosen = choose(read_transcripts(transcripts), count, first_id, skip)
     if not chosen:

@@ -24,9 +24,10 @@ import numpy as np
 from waveglow.audio.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
 
 from waveglow.audio.griffin_lim import GriffinLimVocoder
+from waveglow.common.errors import ToolkitError
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from waveglow.vocoder.inference import VocodeSetupError, get_vocoder, make_generator, resolve_device
 from waveglow.vocoder.model import WaveGlow
-from waveglow.vocoder.config import DEFAULT_SIGMA
 from tts.festival import FestivalFrontend
 from tts.tacotron2 import Tacotron2
 from tts.text import text_to_sequence
@@ -39,7 +40,7 @@ DEFAULT_VOCODER_DIR = "waveglow_default"
 GRIFFIN_LIM_NAMES = ("griffin-lim", "griffinlim", "griffin_lim")
 
 
-class SynthesisError(ValueError):
+class SynthesisError(ToolkitError, ValueError):
     """Input or configuration the pipeline cannot synthesise (empty or too long text, mismatched models)."""
 
 
@@ -140,7 +141,6 @@ class Tacotron2Frontend:
 
     def __init__(self, model_or_path, prenet_dropout: float = 0.5, device: Any = "auto",
                  cleaners: tuple[str, ...] = ("english_cleaners",)):
-
 
         self.device = resolve_device(device)
         if isinstance(model_or_path, Tacotron2):

@@ -54,7 +54,6 @@ class GriffinLimVocoder:
     def filterbank(self, n_mels: int) -> np.ndarray:
         """The Slaney mel filterbank the mel was made with: [n_mels, n_fft // 2 + 1], float32."""
         if n_mels not in self._filterbanks:
-
             self._filterbanks[n_mels] = mel_filterbank(self.sampling_rate, self.n_fft, n_mels, self.fmin,
                                                        self.fmax).numpy()
         return self._filterbanks[n_mels]

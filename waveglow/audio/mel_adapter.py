@@ -354,7 +354,6 @@ class EspnetMel(MelConvention):
     name = "espnet"
     native_layout = "frames-first"
 
-
     def decode(self, values):
         if self.mean is not None:
             values = values * np.asarray(self.std)[:, None] + np.asarray(self.mean)[:, None]

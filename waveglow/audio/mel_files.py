@@ -108,7 +108,6 @@ def _load_npz(path: Path) -> np.ndarray:
 def _load_torch(path: Path):
     import torch
 
-
     with guard(path, MelFileError, "not a readable mel file"):
         obj = load_torch_file(path, map_location="cpu")
     arrays = (torch.Tensor, np.ndarray)

@@ -41,7 +41,6 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import torch
 
-
     loaded = load_for_scoring(args.checkpoint, raw=args.raw_weights)
     model = loaded.model
     sigma = args.sigma if args.sigma is not None else (loaded.train_sigma or 1.0)

@@ -139,12 +139,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-
     torch.set_num_threads(max(1, args.threads))
     try:
         return int(args._action(args) or 0)
     except DataError as exc:
-
         raise UserError(str(exc)) from exc
 
 
@@ -157,7 +155,6 @@ def _data_options(args: argparse.Namespace, saved: dict | None = None) -> dict:
             options.update(image_size=args.image_size, grayscale=args.grayscale)
         return options
     if not saved:
-
         raise UserError("this checkpoint records no data set; pass --data")
     return saved
 
@@ -165,7 +162,6 @@ def _data_options(args: argparse.Namespace, saved: dict | None = None) -> dict:
 def _load_images(options: dict):
     """(dataset, train images, train labels, test images, test labels) as torch tensors in [0, 1]."""
     import torch
-
 
     ds = load_image_dataset(options["name"], options.get("root"), options.get("n_bits"),
                             options.get("image_size", 32), options.get("grayscale", False))
@@ -210,7 +206,6 @@ def _write(path, images, nrow, upscale) -> None:
 # ---- actions -----------------------------------------------------------------------------------------------------
 def _train(args) -> int:
     import torch
-
 
     options = _data_options(args)
     ds, x_train, y_train, x_test, y_test = _load_images(options)
@@ -293,7 +288,6 @@ def _judge_samples(args, model, x_train, y_train, x_test, y_test) -> dict:
     samples (N per class at the given temperature); chance is 1 / n_classes."""
     import torch
 
-
     n_classes = model.config.n_classes
     if not n_classes:
         raise UserError("--judge-samples needs a class-conditional model")
@@ -318,7 +312,6 @@ def _judge_samples(args, model, x_train, y_train, x_test, y_test) -> dict:
 
 def _sample(args) -> int:
     import torch
-
 
     model, _ = _load_checkpoint(args)
     n_classes = model.config.n_classes
@@ -350,7 +343,6 @@ def _decode_flat(model, flat):
 
 def _interpolate(args) -> int:
     import torch
-
 
     model, saved = _load_checkpoint(args)
     _, _, _, x_test, _ = _checked_dataset(model, _data_options(args, saved.get("data")))
@@ -395,7 +387,6 @@ def ink_subsets(images, fraction: float = 1 / 3):
 
 def _manipulate(args) -> int:
     import torch
-
 
     model, saved = _load_checkpoint(args)
     ds, x_train, y_train, x_test, _ = _checked_dataset(model, _data_options(args, saved.get("data")))

@@ -128,7 +128,6 @@ def _install_stop_handlers(trainer) -> None:
 def run(args) -> int:
     import torch
 
-
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.init_from is not None and args.resume is not None:  # before any data is read

@@ -14,7 +14,8 @@ from waveglow.common.errors import UserError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES
 from waveglow.vocoder.config import DEFAULT_SIGMA
 from tts.festival import FrontendError
-from tts.pipeline import SynthesisError, Synthesizer, write_wav_atomic
+from tts import pipeline
+from tts.pipeline import SynthesisError, write_wav_atomic
 
 
 def add_arguments(parser) -> None:
@@ -73,10 +74,11 @@ def run(args) -> int:
     # print the fallback warning a second time on stderr.
     logging.getLogger("tts").addHandler(logging.NullHandler())
     try:
-        synth = Synthesizer(frontend=args.frontend, vocoder=args.checkpoint, denoise=args.denoise, sigma=args.sigma,
-                            tacotron2=args.tacotron2, device=args.device, prenet_dropout=args.prenet_dropout,
-                            pause_seconds=args.pause, max_chars=args.max_chars, seed=args.seed,
-                            griffin_lim_iters=args.griffin_lim_iters, precision=args.precision)
+        synth = pipeline.Synthesizer(frontend=args.frontend, vocoder=args.checkpoint, denoise=args.denoise,
+                                     sigma=args.sigma, tacotron2=args.tacotron2, device=args.device,
+                                     prenet_dropout=args.prenet_dropout, pause_seconds=args.pause,
+                                     max_chars=args.max_chars, seed=args.seed,
+                                     griffin_lim_iters=args.griffin_lim_iters, precision=args.precision)
         print(synth.frontend_label)
         print(synth.vocoder_label)
         if args.phrases is not None:
@@ -85,8 +87,6 @@ def run(args) -> int:
         audio, rate = synth.synthesize(text)
         seconds = time.perf_counter() - started
         path = write_wav_atomic(args.output, audio, rate)
-    except (SynthesisError, FrontendError) as exc:
-        raise UserError(str(exc)) from None
     except FileNotFoundError:
         raise  # the command line reports it as one line already
     except OSError as exc:
@@ -99,7 +99,6 @@ def run(args) -> int:
 def _speak_phrases(synth, text: str, out: Path) -> int:
     """One wav per non-empty line of `text` into `out` (0001.wav, ...); failures reported, the rest go on."""
     from tqdm import tqdm
-
 
     lines = [line.strip() for line in text.splitlines()]
     numbered = [(i, line) for i, line in enumerate(lines, 1) if line]

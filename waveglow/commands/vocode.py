@@ -12,15 +12,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from waveglow.audio.mel_adapter import (MelFormatError, load_format_params, load_stats, make_convention,
+from waveglow.audio.mel_adapter import (load_format_params, load_stats, make_convention,
                                         vocoder_filterbank)
 from waveglow.audio.mel_files import collect_mel_files
 from waveglow.common.errors import UserError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES
-from waveglow.vocoder.inference import VocodeSetupError, get_vocoder
-from waveglow.vocoder.vocode_files import MelToWavJob, VocodeOptions
 from waveglow.vocoder.config import DEFAULT_SIGMA
-from tts.pipeline import default_vocoder_path
+from waveglow.vocoder.inference import get_vocoder
+from waveglow.vocoder.vocode_files import MelToWavJob, VocodeOptions
+from tts import pipeline
 
 
 def add_arguments(parser) -> None:
@@ -95,21 +95,18 @@ def _prepare_output_dir(out: Path) -> None:
 
 
 def _format_options(args, config):
-    """(params, stats) for the mel adapter, validated once by building the convention."""
-
-    try:
-        params = load_format_params(args.mel_config) if args.mel_config else None
-        stats = load_stats(args.mel_stats) if args.mel_stats else None
-        if args.mel_format != "auto":
-            target = vocoder_filterbank(config.n_mel_channels, config.sampling_rate, config.hop_length)
-            make_convention(args.mel_format, target, params=params, stats=stats)
-    except MelFormatError as exc:
-        raise UserError(str(exc)) from None
+    """(params, stats) for the mel adapter, validated once by building the convention (MelFormatError: a
+    ToolkitError, reported by the command line as one line)."""
+    params = load_format_params(args.mel_config) if args.mel_config else None
+    stats = load_stats(args.mel_stats) if args.mel_stats else None
+    if args.mel_format != "auto":
+        target = vocoder_filterbank(config.n_mel_channels, config.sampling_rate, config.hop_length)
+        make_convention(args.mel_format, target, params=params, stats=stats)
     return params, stats
 
 
 def _built_in_voice() -> str:
-    folder = default_vocoder_path()
+    folder = pipeline.default_vocoder_path()
     if folder is None:
         raise UserError("no built-in voice is installed: pass --checkpoint (e.g. NVIDIA's "
                         "waveglow_256channels_universal_v5.pt)")
@@ -119,16 +116,12 @@ def _built_in_voice() -> str:
 def run(args) -> int:
     from tqdm import tqdm
 
-
     _check_options(args)
     if args.checkpoint is None:
         args.checkpoint = _built_in_voice()
     out = Path(args.output_dir)
     _prepare_output_dir(out)
-    try:
-        vocoder = get_vocoder(args.checkpoint, args.device, args.precision)
-    except VocodeSetupError as exc:
-        raise UserError(str(exc)) from None
+    vocoder = get_vocoder(args.checkpoint, args.device, args.precision)
     params, stats = _format_options(args, vocoder.config)
     options = VocodeOptions(sigma=args.sigma, denoise=args.denoise, seed=args.seed, mel_format=args.mel_format,
                             layout=args.mel_layout, format_params=params, format_stats=stats,
@@ -156,8 +149,6 @@ def run(args) -> int:
 
     try:
         results = job.run(collected.files, on_result)
-    except VocodeSetupError as exc:
-        raise UserError(str(exc)) from None
     finally:
         bar.close()
     elapsed = time.perf_counter() - started

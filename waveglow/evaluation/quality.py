@@ -32,7 +32,6 @@ def pesq_wideband(reference: np.ndarray, degraded: np.ndarray, rate: int) -> flo
     """PESQ-WB MOS-LQO of `degraded` against `reference` (float audio at `rate` Hz). Raises MetricError."""
     import pesq
 
-
     reference, degraded = _aligned(reference, degraded)
     if rate != PESQ_RATE:
         reference, degraded = resample_audio(reference, rate, PESQ_RATE), resample_audio(degraded, rate, PESQ_RATE)

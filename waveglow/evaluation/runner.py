@@ -64,7 +64,6 @@ def stft_distance(reference: np.ndarray, audio: np.ndarray, rate: int, max_hz: f
     (None: full band); 0 for identical signals."""
     key = (rate, max_hz)
     if key not in _STFT_DISTANCES:
-
         _STFT_DISTANCES[key] = MultiResolutionSTFTDistance(sampling_rate=rate, max_hz=max_hz)
     n = min(len(reference), len(audio))
     with torch.no_grad():

@@ -20,15 +20,15 @@ import numpy as np
 import torch
 
 from waveglow.audio.mel_adapter import convert_mel
+from waveglow.common.errors import ToolkitError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES, DTYPES, resolve_precision
-from waveglow.vocoder.model import load_waveglow
 from waveglow.vocoder.config import DEFAULT_SIGMA
 from waveglow.vocoder.denoiser import Denoiser
 from waveglow.vocoder.long_form import infer_chunked
+from waveglow.vocoder.model import load_waveglow
 
 
-
-class VocodeSetupError(ValueError):
+class VocodeSetupError(ToolkitError, ValueError):
     """A device or precision that cannot be used here (the message says what to use instead)."""
 
 
@@ -128,7 +128,6 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
     dtype = resolve_dtype(precision, device)
     with _LOCK:
         if isinstance(checkpoint, (str, Path)):
-
             path = Path(checkpoint)
             try:
                 stat = path.stat()

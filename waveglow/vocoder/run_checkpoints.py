@@ -51,7 +51,6 @@ def load_training_payload(path, map_location: Any = "cpu") -> dict[str, Any]:
 def check_training_payload(payload: dict[str, Any], path) -> None:
     """The fields resume and export read, with their types; the model config in range for the file's size."""
 
-
     expected = {"model": dict, "config": dict, "iteration": int, "epoch": int, "batches_in_epoch": int}
     for key, kind in expected.items():
         if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
