@@ -28,6 +28,11 @@ def harmonic_basis(excitation: torch.Tensor, harmonics: int) -> torch.Tensor:
 class HarmonicShift(nn.Module):
     """mean(mel_cond [B, C, S], excitation [B, 2, S * n_group]) -> [B, S * n_group]; starts at 0 (last conv zero)."""
 
+    #: amplitudes are this times the last conv's output. Speech's harmonics are ~0.01-0.1 of full scale; unscaled,
+    #: one Adam step (lr 1e-3 on each of `hidden` weights) could move them by ~0.1 and the flow after this layer,
+    #: whose gain is large on quiet audio, turned that into a likelihood several bits/sample worse (measured).
+    amplitude_scale = 0.01
+
     def __init__(self, cond_channels: int, harmonics: int, n_group: int, hidden: int = 128):
         super().__init__()
         self.harmonics = harmonics
@@ -42,7 +47,7 @@ class HarmonicShift(nn.Module):
         with torch.autocast(mel_cond.device.type, enabled=False):
             weight = self.amplitudes.weight
             h = torch.tanh(self.hidden(mel_cond.to(weight.dtype)))
-            amplitudes = self.amplitudes(h)  # [B, 2K, S]
+            amplitudes = self.amplitude_scale * self.amplitudes(h)  # [B, 2K, S]
             amplitudes = F.interpolate(amplitudes, scale_factor=self.n_group, mode="linear", align_corners=False)
             basis = harmonic_basis(excitation, self.harmonics).to(weight.dtype)
             return (amplitudes * basis).sum(1)
