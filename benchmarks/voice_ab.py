@@ -1,7 +1,7 @@
 """The built-in voice's A/B table: every arm's checkpoints scored on held-out clips, against minutes of training.
 
     python benchmarks/voice_ab.py --runs runs/ab/a_likelihood runs/ab/b_mrstft --data ljspeech-sample \
-        [--clips 8] [--points 4] [--wer] [--cpu-log runs/ab/cpu.log] [--out ab.json]
+        [--clips 8] [--points 4 | --at-cpu-minutes 30 60] [--wer] [--cpu-log runs/ab/cpu.log] [--out ab.json]
 
 For each run (an arm), `--points` of its checkpoints evenly spread over the run (the last always included) are
 scored with `waveglow evaluate`'s runner on the first `--clips` held-out clips: DNSMOS P.808 and OVRL, F0 RMSE,
@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-log", type=Path, help="CPU-seconds log written while the arms trained")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", type=Path, help="write every result as JSON here")
+    parser.add_argument("--at-cpu-minutes", type=float, nargs="+", metavar="M",
+                        help="instead of --points: per arm the checkpoints nearest these CPU minutes (needs --cpu-log), "
+                             "so arms are compared at equal compute")
     parser.add_argument("--quick", action="store_true", help="1 clip, 1 point, no WER")
     args = parser.parse_args(argv)
     if args.quick:
@@ -88,7 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         iterations = store.iterations()
         if not iterations:
             sys.exit(f"{run}: no checkpoints")
-        for iteration in spread(iterations, args.points):
+        if args.at_cpu_minutes:
+            if args.cpu_log is None:
+                sys.exit("--at-cpu-minutes needs --cpu-log")
+            spent = {i: cpu_minutes(args.cpu_log, run, store.path_for(i).stat().st_mtime) for i in iterations}
+            known = [i for i in iterations if spent[i] is not None]
+            if not known:
+                sys.exit(f"{run}: no CPU minutes logged for its checkpoints")
+            chosen = sorted({min(known, key=lambda i: abs(spent[i] - m)) for m in args.at_cpu_minutes})
+        else:
+            chosen = spread(iterations, args.points)
+        for iteration in chosen:
             path = store.path_for(iteration)
             payload = load_training_checkpoint(path)
             results = score(path, utterances, args.wer)

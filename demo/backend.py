@@ -9,25 +9,37 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
 from waveglow.audio.features import MelSpectrogram, load_wav
-from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder
+from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, is_griffin_lim_name
 from waveglow.audio.mel_files import MelFileError, load_mel_file as read_mel
 from waveglow.audio.wav_writer import write_wav_atomic
-from waveglow.common.errors import CheckpointError, ConfigError, DataError
-from waveglow.vocoder.inference import VocodeSetupError, get_vocoder
+from waveglow.common.errors import DataError
+from waveglow.common.errors import CheckpointError, ConfigError
+from waveglow.vocoder import inference
 from tts.festival import FestivalFrontend, FrontendError
 from tts.pipeline import SynthesisError
+from tts.limits import MAX_TEXT_CHARS  # noqa: F401  (one limit for the CLI, the API and the demo)
+import waveglow
 
-MAX_TEXT_CHARS = 600
 MAX_AUDIO_SECONDS = 30.0
 MAX_MEL_FRAMES = 4000  # ~46 s at 22050 Hz / hop 256
+# The vocoder dropdown's values. The dropdown decides what speaks; the checkpoint path box is read only when it is
+# set to CHECKPOINT (typing a path switches it there, in the page), and a path beside another choice is reported as
+# not used, never silently preferred.
 DEFAULT_VOCODER = "default"
 GRIFFIN_LIM = "griffin-lim"
+CHECKPOINT = "checkpoint"
+VOCODER_CHOICES = (DEFAULT_VOCODER, GRIFFIN_LIM, CHECKPOINT)
+NEURAL = "the neural voice"
+NOT_NEURAL = "phase reconstruction, not the neural voice"
 NATIVE_MEL_FORMAT = "nvidia"  # natural-log Tacotron2 mel, as our MelSpectrogram computes it
 
 
@@ -54,10 +66,12 @@ def capabilities() -> dict[str, bool]:
 # ---- vocoder choice -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VocoderChoice:
-    """Either a WaveGlow checkpoint path or Griffin-Lim; `label` says which, in words."""
+    """Either a WaveGlow checkpoint path or Griffin-Lim; `label` says which, in words; `notice` says what of the
+    user's input was not used (a checkpoint path beside another dropdown choice)."""
 
     checkpoint: str | None
     label: str
+    notice: str = ""
 
     @property
     def is_griffin_lim(self) -> bool:
@@ -65,9 +79,8 @@ class VocoderChoice:
 
 
 def default_checkpoint() -> str | None:
-    """The built-in WaveGlow shipped with the toolkit (tts.pipeline.default_vocoder_path), or None."""
-    pipeline = _optional_module("tts.pipeline")
-    path = pipeline.default_vocoder_path() if pipeline is not None else None
+    """The built-in WaveGlow shipped with the toolkit (waveglow.vocoder.inference.default_vocoder_path), or None."""
+    path = inference.default_vocoder_path()
     return str(path) if path else None
 
 
@@ -75,29 +88,66 @@ def griffin_lim_label() -> str:
     return FALLBACK_LABEL
 
 
+def default_vocoder_label() -> str:
+    """What the dropdown's 'built-in default' is on this installation, in words."""
+    checkpoint = default_checkpoint()
+    if checkpoint is None:
+        return f"{griffin_lim_label()} — {NOT_NEURAL}"
+    return f"built-in WaveGlow {Path(checkpoint).name} — {NEURAL}"
+
+
+def choice_name(choice: str) -> str:
+    return {DEFAULT_VOCODER: "built-in default", GRIFFIN_LIM: "Griffin-Lim",
+            CHECKPOINT: "WaveGlow checkpoint"}.get(choice, str(choice))
+
+
 def resolve_vocoder(choice: str, custom_path: str = "") -> VocoderChoice:
-    """Dropdown choice + optional typed path -> VocoderChoice. A typed path wins over the dropdown."""
+    """Dropdown choice + checkpoint path box -> VocoderChoice. The dropdown decides: the path is used only with
+    choice CHECKPOINT ('griffin-lim' typed there means Griffin-Lim); with another choice a typed path is not used,
+    and `notice` says so."""
     custom_path = (custom_path or "").strip()
-    if custom_path:
+    notice = ""
+    if custom_path and choice != CHECKPOINT:
+        notice = (f"the checkpoint path was not used: the vocoder is set to '{choice_name(choice)}' (choose "
+                  f"'{choice_name(CHECKPOINT)}' to use it)")
+    if choice == CHECKPOINT:
+        if not custom_path:
+            raise DemoError("vocoder: 'WaveGlow checkpoint' is chosen but the checkpoint path box is empty; type a "
+                            "path (a directory or .pt) or choose another vocoder")
+        if is_griffin_lim_name(custom_path):
+            return VocoderChoice(None, f"Griffin-Lim (requested) — {NOT_NEURAL}")
         path = Path(custom_path).expanduser()
         if not path.exists():
             raise DemoError(f"vocoder checkpoint not found: {custom_path}")
-        return VocoderChoice(str(path), f"WaveGlow {path.name}")
+        return VocoderChoice(str(path), f"WaveGlow {path.name} — {NEURAL}")
     if choice == GRIFFIN_LIM:
-        return VocoderChoice(None, "Griffin-Lim (chosen)")
+        return VocoderChoice(None, f"Griffin-Lim (chosen) — {NOT_NEURAL}", notice)
+    if choice != DEFAULT_VOCODER:
+        raise DemoError(f"vocoder: unknown choice {choice!r}; expected one of {', '.join(VOCODER_CHOICES)}")
     checkpoint = default_checkpoint()
     if checkpoint is None:
-        return VocoderChoice(None, griffin_lim_label())
-    return VocoderChoice(checkpoint, f"built-in WaveGlow {Path(checkpoint).name}")
+        return VocoderChoice(None, f"{griffin_lim_label()} — {NOT_NEURAL}", notice)
+    return VocoderChoice(checkpoint, f"built-in WaveGlow {Path(checkpoint).name} — {NEURAL}", notice)
+
+
+def describe_vocoder(choice: str, custom_path: str = "") -> str:
+    """The page's 'speaking' line for the current vocoder inputs (never raises: a problem is described)."""
+    try:
+        vocoder = resolve_vocoder(choice, custom_path)
+    except DemoError as exc:
+        return f"Speaking: nothing yet ({public_message(str(exc))})"
+    return f"Speaking: {vocoder.label}" + (f". Note: {vocoder.notice}" if vocoder.notice else "")
 
 
 def load_waveglow(checkpoint: str):
     """WaveGlow from any supported checkpoint, in eval mode, from the one cache of loaded models
     (`waveglow.vocoder.inference.get_vocoder`, which vocoding here uses too: each file is loaded once)."""
     try:
-        return get_vocoder(checkpoint, device="cpu", precision=PRECISION).model
-    except (CheckpointError, ConfigError, VocodeSetupError, OSError) as exc:
-        raise DemoError(f"cannot load WaveGlow checkpoint {checkpoint}: {exc}") from None
+        return inference.get_vocoder(checkpoint, device="cpu", precision=PRECISION).model
+    except (CheckpointError, ConfigError, inference.VocodeSetupError, OSError) as exc:
+        detail = str(exc)
+        raise DemoError(detail if detail.startswith(str(checkpoint)) else
+                        f"cannot load WaveGlow checkpoint {checkpoint}: {detail}") from None
 
 
 def vocoder_mel_settings(vocoder: VocoderChoice) -> dict:
@@ -164,7 +214,11 @@ def vocode(mel: torch.Tensor, vocoder: VocoderChoice, sigma: float, denoise: flo
         audio, extra = _waveglow_audio(vocoder.checkpoint, mel, sigma, denoise, seed)
     note = f"{vocoder.label}, sigma {sigma:g}, denoiser {denoise:g}{extra}" if not vocoder.is_griffin_lim \
         else vocoder.label
-    return Result(clip_audio(audio), settings["sampling_rate"], mel, note)
+    return Result(clip_audio(audio), settings["sampling_rate"], mel, with_notice(note, vocoder))
+
+
+def with_notice(note: str, vocoder: VocoderChoice) -> str:
+    return f"{note}. Note: {vocoder.notice}" if vocoder.notice else note
 
 
 KEEP_OUTPUTS = 32  # the newest answers stay playable / downloadable; older ones are deleted
@@ -200,6 +254,7 @@ def write_output_wav(audio: np.ndarray, sampling_rate: int, folder: Path) -> Pat
     import atexit
     import uuid
 
+
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"waveglow-{uuid.uuid4().hex[:12]}.wav"
     write_wav_atomic(path, np.asarray(audio, dtype=np.float32), sampling_rate)
@@ -231,11 +286,25 @@ def check_text(text: str) -> str:
     return text
 
 
+def resolve_tacotron2(frontend: str, path: str = "") -> tuple[str | None, str]:
+    """(Tacotron2 checkpoint for the frontend or None, notice): the tacotron2 frontend needs an existing one; the
+    festival frontend does not use one (a typed path is then reported as not used)."""
+    path = (path or "").strip()
+    if frontend != "tacotron2":
+        return None, (f"the Tacotron2 checkpoint was not used by the {frontend} frontend" if path else "")
+    if not path:
+        raise DemoError("Tacotron2 checkpoint: the tacotron2 frontend needs one; type its path in the 'Tacotron2 "
+                        "checkpoint' box (or start the demo with waveglow demo --tacotron2 CKPT)")
+    if not Path(path).expanduser().is_file():
+        raise DemoError(f"Tacotron2 checkpoint not found: {path} (expected a Tacotron2 .pt file)")
+    return str(Path(path).expanduser()), ""
+
+
 @functools.lru_cache(maxsize=4)
-def _synthesizer(frontend: str, vocoder_arg: str, denoise: float, sigma: float):
+def _synthesizer(frontend: str, vocoder_arg: str, denoise: float, sigma: float, tacotron2: str | None = None):
     pipeline = _optional_module("tts.pipeline")
     return pipeline.Synthesizer(frontend=frontend, vocoder=vocoder_arg, denoise=denoise, sigma=sigma,
-                                precision=PRECISION)
+                                tacotron2=tacotron2, precision=PRECISION)
 
 
 def _festival_mel(text: str, settings: dict) -> torch.Tensor:
@@ -245,23 +314,86 @@ def _festival_mel(text: str, settings: dict) -> torch.Tensor:
                             hop_length=settings["hop_length"]).text_to_mel(text)
 
 
-def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: float, denoise: float) -> Result:
-    """Text -> speech with the chosen frontend and vocoder (tts.pipeline when installed)."""
+def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: float, denoise: float,
+                   tacotron2: str = "") -> Result:
+    """Text -> speech with the chosen frontend (tacotron2: the checkpoint `tacotron2`) and vocoder."""
     text = check_text(text)
+    if frontend not in ("festival", "tacotron2"):
+        raise DemoError(f"text frontend: unknown {frontend!r}; expected festival or tacotron2")
+    tacotron2_path, frontend_notice = resolve_tacotron2(frontend, tacotron2)
     if _optional_module("tts.pipeline") is not None:
+
         vocoder_arg = vocoder.checkpoint or GRIFFIN_LIM
         try:
-            audio, rate = _synthesizer(frontend, vocoder_arg, float(denoise), float(sigma)).synthesize(text)
+            synth = _synthesizer(frontend, vocoder_arg, float(denoise), float(sigma), tacotron2_path)
+            audio, rate = synth.synthesize(text)
         except (SynthesisError, FrontendError) as exc:
             raise DemoError(str(exc)) from None
+        except (CheckpointError, ConfigError, OSError) as exc:  # the Tacotron2 file (the vocoder's was loaded)
+            raise DemoError(f"Tacotron2 checkpoint: {exc}") from None
         audio = clip_audio(np.asarray(audio).reshape(-1))
         mel = audio_to_mel(audio, dict(vocoder_mel_settings(vocoder), sampling_rate=int(rate)))
-        return Result(audio, int(rate), mel, f"{frontend} frontend, {vocoder.label}")
+        note = with_notice(f"{frontend} frontend, {vocoder.label}", vocoder)
+        return Result(audio, int(rate), mel, f"{note}. Note: {frontend_notice}" if frontend_notice else note)
     if frontend != "festival":
         raise DemoError(f"the {frontend} frontend needs tts.pipeline, which this checkout does not have yet")
     result = vocode(_festival_mel(text, vocoder_mel_settings(vocoder)), vocoder, sigma, denoise)
     result.note = f"festival frontend, {result.note}"
     return result
+
+
+# ---- messages fit for the page ---------------------------------------------------------------------------------------
+# Sentences of library messages that advise loading a file unsafely; they never reach the page.
+_UNSAFE_ADVICE = re.compile(r"allow_pickle|weights_only\s*=\s*False|pickle\.load|trust the file|fully trust",
+                            re.IGNORECASE)
+
+
+def _server_folders() -> list[tuple[str, str]]:
+    """(server folder, what to show instead), longest first: gradio's upload cache (uploads are kept as
+    CACHE/<hash>/<original name>, so the original name remains), the demo's output folder, the toolkit's own
+    checkout, the system's temp folder."""
+    import os
+
+    temp = Path(tempfile.gettempdir())
+    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or temp / "gradio")
+    folders = [(re.escape(str(cache)) + r"/[^/\s]+/", ""), (re.escape(str(temp / "waveglow-demo")) + "/", ""),
+               (re.escape(str(Path(__file__).resolve().parents[1])) + "/", "")]
+
+    folders.append((re.escape(str(Path(waveglow.__file__).resolve().parents[1])) + "/", ""))
+    folders.append((re.escape(str(temp)) + r"/(?:[^/\s]+/)*", ""))
+    return folders
+
+
+def _drop_unsafe_groups(message: str) -> str:
+    """The message without the (outermost, possibly nested) parenthesised groups that advise unsafe loading."""
+    out, depth, start = [], 0, 0
+    for i, char in enumerate(message):
+        if char == "(":
+            if depth == 0:
+                out.append(message[start:i])
+                start = i
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                group = message[start:i + 1]
+                out.append("" if _UNSAFE_ADVICE.search(group) else group)
+                start = i + 1
+    out.append(message[start:])
+    return re.sub(r"\s+([.,;:])(?=\s|$)", r"\1", re.sub(r"  +", " ", "".join(out))).strip()
+
+
+def public_message(message: str) -> str:
+    """A message fit for the page: server folders cut from paths (an upload shows its original file name) and
+    any advice to load a file unsafely dropped (numpy's "allow_pickle", torch's "weights_only=False")."""
+    for pattern, replacement in _server_folders():
+        message = re.sub(pattern, replacement, message)
+    if _UNSAFE_ADVICE.search(message):
+        message = _drop_unsafe_groups(message)
+        pieces = re.split(r"(?<=[.!?])\s+|\n+", message)
+        message = " ".join(p for p in pieces if p and not _UNSAFE_ADVICE.search(p)).strip()
+        message = message or "the file cannot be read safely"
+    return message
 
 
 # ---- mel files ------------------------------------------------------------------------------------------------------
@@ -296,7 +428,7 @@ def load_mel_file(path: str) -> torch.Tensor:
     except DemoError:
         raise
     except MelFileError as exc:
-        raise DemoError(f"cannot read the mel file: {exc}") from None
+        raise DemoError(f"cannot read the mel file: {str(exc).replace(str(path), Path(path).name)}") from None
     if mel.dim() == 3 and mel.shape[0] == 1:
         mel = mel[0]
     if mel.dim() != 2 or not mel.is_floating_point():

@@ -88,6 +88,8 @@ TTS = ("waveglow tts \"Hello there.\" -o {tmp}/hello_taco.wav --frontend tacotro
        "--checkpoint {nvidia} --precision bf16 --seed 0")
 VOCODE = ("waveglow vocode {mels} @{tmp}/list.txt {tmp}/x.npy -o {tmp}/wavs_all --checkpoint {nvidia} --sigma 0.666 "
           "--denoise 0.02 --seed 1 --precision bf16 --mel-format nvidia --chunk-frames 8 --no-progress")
+VOCODE_GRIFFIN_LIM = ("waveglow vocode {mels} -o {tmp}/wavs_gl --checkpoint griffin-lim --griffin-lim-iters 2 "
+                      "--no-progress")
 CONVERT = "waveglow convert {nvidia} {tmp}/voices/nvidia --dtype fp16"
 EVALUATE = ("waveglow evaluate --checkpoint {run} --data {lj} --out {tmp}/eval.json --max-utterances 1 --no-wer "
             "--griffin-lim-iters 2")
@@ -112,9 +114,12 @@ QUICK: dict[str, Q] = {
     "waveglow convert waveglow_256channels_universal_v5.pt voices/nvidia --dtype fp16": Q(CONVERT),
     'waveglow tts "Hello there." -o hello.wav [--frontend festival|tacotron2 --tacotron2 CKPT] [--checkpoint CKPT] '
     '[--precision auto|fp32|bf16|fp16]': Q(TTS),
-    "waveglow vocode mels/ @list.txt x.npy -o wavs/ [--checkpoint CKPT] [--sigma 0.666] [--denoise 0.02] [--seed 1] "
-    "[--precision auto|fp32|bf16|fp16] [--mel-format auto|nvidia|hifigan|coqui|espnet|db] [--chunk-frames 2048]":
-        Q(VOCODE),
+    "waveglow vocode mels/ @list.txt x.npy -o wavs/ [--checkpoint CKPT|griffin-lim] [--sigma 0.666] [--denoise 0.02] "
+    "[--seed 1] [--precision auto|fp32|bf16|fp16] [--chunk-frames 2048] "
+    "[--mel-format auto|nvidia|hifigan|coqui|espnet|db] [--griffin-lim-iters 60]":
+        Q(VOCODE, VOCODE_GRIFFIN_LIM),
+    "waveglow vocode mels/ -o wavs/":
+        Q("waveglow vocode {mels} -o {tmp}/wavs_default --griffin-lim-iters 2 --no-progress"),
     "waveglow info CKPT": Q("waveglow info {nvidia}"),
     "waveglow convert IN OUT_DIR [--dtype fp16]": Q(CONVERT),
     "waveglow convert": Q(CONVERT),
@@ -191,6 +196,8 @@ LISTED: dict[str, str] = {
     "make test": SUITE,
     "waveglow demo": DEMO,
     "waveglow demo --checkpoint waveglow_256channels_universal_v5.pt": DEMO,
+    "waveglow demo --tacotron2 tacotron2_statedict.pt --checkpoint waveglow_256channels_universal_v5.pt": DEMO,
+    "waveglow demo [--checkpoint CKPT|griffin-lim] [--tacotron2 CKPT] [--precision auto|fp32|bf16] [--port 7860]": DEMO,
     "torchrun --nproc_per_node 8 -m waveglow.cli train --config configs/waveglow_ljspeech.json --data ... --out ...":
         "8 DDP processes of the official config; the train command's flags and the config are checked here",
     "python -m pytest -q tests/test_waveglow_golden.py": SUITE,

@@ -15,7 +15,7 @@ from waveglow.cli import main as cli
 from waveglow.vocoder.model import load_waveglow
 from waveglow.vocoder.loading import load_for_scoring
 from data.splits import is_held_out
-from tts.pipeline import default_vocoder_path
+from waveglow.vocoder.inference import default_vocoder_path
 
 REPO = Path(__file__).resolve().parents[1]
 LJ = Path(__file__).parent / "fixtures" / "ljspeech"

@@ -102,15 +102,77 @@ def test_cli_seed_semantics_and_overwrite(tmp_path, monkeypatch, capsys):
     np.testing.assert_array_equal(read_pcm(tmp_path / "o" / "a.wav")[0], first)
 
 
+def mel80(n_frames: int = 24) -> np.ndarray:
+    """80-channel natural-log mel of real speech (what Tacotron2 makes and Griffin-Lim reads)."""
+    audio, _ = load_wav(FIXTURES / "ljspeech" / "wavs" / "LJ001-0002.flac")
+    return MelSpectrogram(n_mels=80)(torch.from_numpy(audio))[:, 40:40 + n_frames].numpy()
+
+
+def griffin_lim_pcm(mel, n_iter):
+    from waveglow.audio.griffin_lim import GriffinLimVocoder
+
+    return np.clip(GriffinLimVocoder(n_iter=n_iter).mel_to_audio(mel), -1, 1) * 32768.0
+
+
+def test_cli_without_checkpoint_falls_back_to_the_labelled_griffin_lim(tmp_path, monkeypatch, capsys):
+    mel = mel80()
+    np.save(tmp_path / "a.npy", mel)
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: None)
+    assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o", "--griffin-lim-iters", 3) == 0
+    log = capsys.readouterr()
+    assert log.out.splitlines()[0] == "vocoder: Griffin-Lim fallback (no trained WaveGlow available); 3 iterations"
+    assert "vocoded 1 of 1 file(s)" in log.out and log.err == ""  # the fallback is said once, on stdout
+    pcm, rate = read_pcm(tmp_path / "o" / "a.wav")
+    assert rate == 22050 and len(pcm) == 24 * 256
+    assert np.abs(pcm - griffin_lim_pcm(mel, 3)).max() <= 1.0 and np.abs(pcm).max() > 100
+
+
+def test_cli_checkpoint_griffin_lim_is_accepted_and_says_what_it_ignores(tmp_path, monkeypatch, capsys):
+    mel = mel80()
+    np.save(tmp_path / "a.npy", mel)
+    np.save(tmp_path / "m16.npy", MEL)
+    code = run_cli(monkeypatch, tmp_path / "a.npy", tmp_path / "m16.npy", "-o", tmp_path / "o", "--checkpoint",
+                   "griffin-lim", "--griffin-lim-iters", 3, "--denoise", 0.1, "--chunk-frames", 8,
+                   "--precision", "bf16")
+    log = capsys.readouterr()
+    assert code == 1  # the 16-channel mel fails alone, naming itself and the 80 channels Griffin-Lim reads
+    assert log.out.splitlines()[0] == "vocoder: Griffin-Lim fallback (requested instead of a WaveGlow); 3 iterations"
+    assert "warning: --denoise, --chunk-frames, --precision apply to WaveGlow only" in log.err
+    assert f"error: {tmp_path / 'm16.npy'}: wrong number of mel channels" in log.err and "axis of size 80" in log.err
+    assert np.abs(read_pcm(tmp_path / "o" / "a.wav")[0] - griffin_lim_pcm(mel, 3)).max() <= 1.0
+    assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o2", "--checkpoint", "griffin-lim",
+                   "--griffin-lim-iters", 0) == 2
+    assert capsys.readouterr().err.strip() == "waveglow vocode: error: --griffin-lim-iters must be >= 1, got 0"
+
+
 def test_cli_without_checkpoint_uses_the_built_in_voice(tmp_path, monkeypatch, model, capsys):
     np.save(tmp_path / "a.npy", MEL)
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: None)
-    assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o") == 2
-    assert "no built-in voice is installed: pass --checkpoint" in capsys.readouterr().err
     model.save_pretrained(tmp_path / "voice")
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: tmp_path / "voice")
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: tmp_path / "voice")
     assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o", "--seed", 3, "--sigma", SIGMA) == 0
+    assert capsys.readouterr().out.startswith("vocoder: WaveGlow (built-in voice voice, fp32 WN on cpu)\n")
     assert np.abs(read_pcm(tmp_path / "o" / "a.wav")[0] - expected_pcm(model, MEL, 3)).max() <= 1.0
+    assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o2", "--checkpoint", CKPT) == 0
+    assert capsys.readouterr().out.startswith(f"vocoder: WaveGlow ({CKPT}, fp32 WN on cpu)\n")
+
+
+def test_api_vocode_falls_back_like_the_cli(monkeypatch, caplog):
+    import logging
+
+    from waveglow.vocoder.inference import GriffinLimEngine, choose_vocoder
+
+    mel = mel80(12)
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: None)
+    with caplog.at_level(logging.WARNING, logger="waveglow.vocoder.inference"):
+        audio = vocode(mel)  # no checkpoint: the labelled fallback, with a warning in the log
+    assert [r.getMessage() for r in caplog.records] == [
+        "vocoder: Griffin-Lim fallback (no trained WaveGlow available); 60 iterations"]
+    np.testing.assert_allclose(audio, griffin_lim_pcm(mel, 60) / 32768.0, atol=1e-6)
+    np.testing.assert_allclose(vocode(mel, checkpoint="Griffin-Lim"), audio, atol=1e-6)
+    engine = choose_vocoder("griffin_lim", griffin_lim_iters=2)
+    assert isinstance(engine, GriffinLimEngine) and engine.is_fallback and "requested" in engine.describe()
+    with pytest.raises(ValueError, match="iterations must be >= 1"):
+        choose_vocoder("griffin-lim", griffin_lim_iters=0)
 
 
 def test_cli_converts_foreign_conventions(tmp_path, monkeypatch, model):

@@ -12,7 +12,6 @@ the Griffin-Lim fallback, which is labelled as such in `vocoder_label` and in th
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -21,23 +20,22 @@ from typing import Any
 
 import numpy as np
 
+from waveglow.audio.griffin_lim import (GRIFFIN_LIM_NAMES, REQUESTED_REASON,  # noqa: F401  (names tts users know)
+                                        GriffinLimVocoder, is_griffin_lim_name)
 from waveglow.audio.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
-
-from waveglow.audio.griffin_lim import GriffinLimVocoder
 from waveglow.common.errors import ToolkitError
+from waveglow.vocoder import inference
 from waveglow.vocoder.config import DEFAULT_SIGMA
 from waveglow.vocoder.inference import VocodeSetupError, get_vocoder, make_generator, resolve_device
 from waveglow.vocoder.model import WaveGlow
 from tts.festival import FestivalFrontend
+from tts.limits import MAX_TEXT_CHARS
 from tts.tacotron2 import Tacotron2
 from tts.text import text_to_sequence
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_CHARS = 2000
 DEFAULT_PAUSE_SECONDS = 0.25
-DEFAULT_VOCODER_DIR = "waveglow_default"
-GRIFFIN_LIM_NAMES = ("griffin-lim", "griffinlim", "griffin_lim")
 
 
 class SynthesisError(ToolkitError, ValueError):
@@ -90,7 +88,7 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in cleaned if _SPEAKABLE.search(s)]
 
 
-def check_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> str:
     """The text with outer whitespace stripped; SynthesisError when it is empty or longer than `max_chars`."""
     if not isinstance(text, str):
         raise SynthesisError(f"text must be a string, got {type(text).__name__}")
@@ -99,7 +97,7 @@ def check_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         raise SynthesisError("text is empty: nothing to synthesise")
     if len(stripped) > max_chars:
         raise SynthesisError(f"text is {len(stripped)} characters long; the limit is {max_chars} "
-                             "(split it into several calls or raise max_chars)")
+                             "(split it, or raise it with --max-chars / max_chars=)")
     if not _SPEAKABLE.search(stripped):
         raise SynthesisError("text has no letters or digits: nothing to synthesise")
     return stripped
@@ -107,25 +105,6 @@ def check_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
 
 # --------------------------------------------------------------------------------------------------------------
 # front ends and vocoders
-
-
-def default_vocoder_path(assets_dir: str | os.PathLike | None = None) -> Path | None:
-    """`waveglow/assets/waveglow_default/` when a WaveGlow is shipped there (it holds config.json), else None.
-
-    assets_dir: look in this folder instead of the installed package's `waveglow/assets/`. The package is found
-    without importing it (importing `waveglow` imports torch).
-    """
-    if assets_dir is not None:
-        folders = [Path(assets_dir)]
-    else:
-        spec = importlib.util.find_spec("waveglow")
-        locations = spec.submodule_search_locations if spec is not None else None
-        folders = [Path(location) / "assets" for location in (locations or [])]
-    for folder in folders:
-        candidate = folder / DEFAULT_VOCODER_DIR
-        if (candidate / "config.json").is_file():
-            return candidate
-    return None
 
 
 class Tacotron2Frontend:
@@ -141,6 +120,7 @@ class Tacotron2Frontend:
 
     def __init__(self, model_or_path, prenet_dropout: float = 0.5, device: Any = "auto",
                  cleaners: tuple[str, ...] = ("english_cleaners",)):
+
 
         self.device = resolve_device(device)
         if isinstance(model_or_path, Tacotron2):
@@ -170,7 +150,7 @@ class Tacotron2Frontend:
 class WaveGlowVocoder:
     """Log-mel [n_mel_channels, F] -> audio [F * hop_length] with a WaveGlow, optionally denoised.
 
-    Runs through `waveglow.vocoder.inference.get_vocoder` (loaded checkpoints are cached, the denoiser is built on first use).
+    Runs through `waveglow.vocode.get_vocoder` (loaded checkpoints are cached, the denoiser is built on first use).
     sigma: latent scale (NVIDIA's default 0.666); denoise: strength of the bias-spectrum Denoiser (0 = off).
     """
 
@@ -249,7 +229,7 @@ class Synthesizer:
     def __init__(self, frontend: Any = "festival", vocoder: Any = None, denoise: float = 0.0,
                  sigma: float = DEFAULT_SIGMA, tacotron2: Any = None, device: Any = "auto", *,
                  prenet_dropout: float = 0.5, pause_seconds: float = DEFAULT_PAUSE_SECONDS,
-                 max_chars: int = DEFAULT_MAX_CHARS, seed: int | None = None, griffin_lim_iters: int = 60,
+                 max_chars: int = MAX_TEXT_CHARS, seed: int | None = None, griffin_lim_iters: int = 60,
                  festival_timeout_s: float = 60.0, precision: str = "auto"):
         if pause_seconds < 0:
             raise SynthesisError(f"pause_seconds must be >= 0, got {pause_seconds}")
@@ -274,12 +254,12 @@ class Synthesizer:
     # ------------------------------------------------------------------ construction
     def _build_vocoder(self, vocoder: Any, sigma: float, denoise: float, griffin_lim_iters: int):
         if vocoder is None:
-            shipped = default_vocoder_path()
+            shipped = inference.default_vocoder_path()  # through the module: one place to point it elsewhere
             if shipped is None:
                 return GriffinLimVocoder(n_iter=griffin_lim_iters)
             vocoder = shipped
-        if isinstance(vocoder, str) and vocoder.lower() in GRIFFIN_LIM_NAMES:
-            return GriffinLimVocoder(n_iter=griffin_lim_iters, reason="requested instead of a WaveGlow")
+        if is_griffin_lim_name(vocoder):
+            return GriffinLimVocoder(n_iter=griffin_lim_iters, reason=REQUESTED_REASON)
         if hasattr(vocoder, "mel_to_audio"):
             return vocoder
         if isinstance(vocoder, (str, os.PathLike)) or _is_waveglow(vocoder):

@@ -15,6 +15,16 @@ from waveglow.audio.features import mel_filterbank
 
 FALLBACK_REASON = "no trained WaveGlow available"
 FALLBACK_LABEL = f"Griffin-Lim fallback ({FALLBACK_REASON})"
+REQUESTED_REASON = "requested instead of a WaveGlow"
+#: what `--checkpoint` / `vocoder=` accept to mean Griffin-Lim (tts, vocode, the demo, `waveglow.vocode`)
+GRIFFIN_LIM_NAMES = ("griffin-lim", "griffinlim", "griffin_lim")
+#: the mels the fallback reads when nothing else fixes them (`waveglow vocode`): Tacotron2's LJSpeech mels
+GRIFFIN_LIM_MELS = dict(n_mel_channels=80, sampling_rate=22050, hop_length=256)
+
+
+def is_griffin_lim_name(value) -> bool:
+    """Whether a checkpoint argument names Griffin-Lim rather than a file ('griffin-lim', any case)."""
+    return isinstance(value, str) and value.strip().lower() in GRIFFIN_LIM_NAMES
 
 
 class GriffinLimVocoder:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from waveglow.common.errors import UserError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES
-from waveglow.vocoder.config import DEFAULT_SIGMA
 from tts.festival import FrontendError
+from tts.limits import MAX_TEXT_CHARS
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from tts import pipeline
 from tts.pipeline import SynthesisError, write_wav_atomic
 
@@ -45,7 +46,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--prenet-dropout", type=float, default=0.5,
                         help="Tacotron2 prenet dropout at inference (NVIDIA: 0.5; 0 = deterministic)")
     parser.add_argument("--pause", type=float, default=0.25, help="seconds of silence between sentences")
-    parser.add_argument("--max-chars", type=int, default=2000, help="longest text accepted (default 2000)")
+    parser.add_argument("--max-chars", type=int, default=MAX_TEXT_CHARS,
+                        help="longest text accepted per utterance (default %(default)s, the demo's limit too)")
     parser.add_argument("--griffin-lim-iters", type=int, default=60, help="Griffin-Lim iterations (default 60)")
 
 
@@ -99,6 +101,7 @@ def run(args) -> int:
 def _speak_phrases(synth, text: str, out: Path) -> int:
     """One wav per non-empty line of `text` into `out` (0001.wav, ...); failures reported, the rest go on."""
     from tqdm import tqdm
+
 
     lines = [line.strip() for line in text.splitlines()]
     numbered = [(i, line) for i, line in enumerate(lines, 1) if line]

@@ -1,5 +1,5 @@
-"""`waveglow vocode INPUT... -o OUT_DIR [--checkpoint CKPT]`: mel files -> 16-bit WAV files (default: the built-in
-voice).
+"""`waveglow vocode INPUT... -o OUT_DIR [--checkpoint CKPT|griffin-lim]`: mel files -> 16-bit WAV files (default: the
+built-in voice when installed, else the labelled Griffin-Lim fallback, as `tts` and the demo do).
 
 The work is done by `waveglow.vocode_files.MelToWavJob`; this module parses options, checks them up front (bad
 options, an unwritable OUT_DIR or an unreadable checkpoint stop everything with exit 2), shows progress and
@@ -7,6 +7,7 @@ prints the summary. One bad input does not stop the others; exit status 1 if any
 """
 from __future__ import annotations
 
+import logging
 import sys
 import tempfile
 import time
@@ -18,9 +19,8 @@ from waveglow.audio.mel_files import collect_mel_files
 from waveglow.common.errors import UserError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES
 from waveglow.vocoder.config import DEFAULT_SIGMA
-from waveglow.vocoder.inference import get_vocoder
+from waveglow.vocoder.inference import choose_vocoder
 from waveglow.vocoder.vocode_files import MelToWavJob, VocodeOptions
-from tts import pipeline
 
 
 def add_arguments(parser) -> None:
@@ -28,9 +28,11 @@ def add_arguments(parser) -> None:
                         help="mel file (.npy, .npz, .pt), folder of them, or @LIST (one file/folder per line)")
     parser.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
                         help="folder for <input stem>.wav files (created if missing)")
-    parser.add_argument("--checkpoint", metavar="CKPT",
-                        help="WaveGlow checkpoint: NVIDIA .pt, DeepLearningExamples .pt, or our folder "
-                             "(default: the built-in voice shipped in waveglow/assets/waveglow_default)")
+    parser.add_argument("--checkpoint", metavar="CKPT|griffin-lim",
+                        help="WaveGlow checkpoint (NVIDIA .pt, DeepLearningExamples .pt, or our folder), or "
+                             "'griffin-lim' (default: the built-in voice in waveglow/assets/waveglow_default if this "
+                             "installation has one, else the Griffin-Lim fallback, which reads Tacotron2's 80-mel "
+                             "22050 Hz mels)")
     parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
                         help="latent standard deviation (default %(default)s)")
     parser.add_argument("--denoise", type=float, default=0.0, metavar="STRENGTH",
@@ -60,6 +62,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overlap-frames", type=int, default=None, metavar="M",
                         help="context frames on each side of a chunk (default: the model's receptive field, "
                              "which makes chunks equal to full inference)")
+    parser.add_argument("--griffin-lim-iters", type=int, default=60, metavar="N",
+                        help="Griffin-Lim iterations when Griffin-Lim speaks (default 60)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -68,6 +72,8 @@ def _check_options(args) -> None:
         raise UserError(f"--sigma must be >= 0, got {args.sigma}")
     if args.denoise < 0:
         raise UserError(f"--denoise must be >= 0, got {args.denoise}")
+    if args.griffin_lim_iters < 1:
+        raise UserError(f"--griffin-lim-iters must be >= 1, got {args.griffin_lim_iters}")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.chunk_frames is not None and args.chunk_frames < 1:
@@ -105,23 +111,33 @@ def _format_options(args, config):
     return params, stats
 
 
-def _built_in_voice() -> str:
-    folder = pipeline.default_vocoder_path()
-    if folder is None:
-        raise UserError("no built-in voice is installed: pass --checkpoint (e.g. NVIDIA's "
-                        "waveglow_256channels_universal_v5.pt)")
-    return str(folder)
+def _ignored_by_griffin_lim(args) -> list[str]:
+    """The WaveGlow-only options given with values that Griffin-Lim does not use."""
+    given = {"--sigma": args.sigma != DEFAULT_SIGMA, "--denoise": args.denoise > 0, "--chunk-frames": args.chunk_frames,
+             "--overlap-frames": args.overlap_frames is not None,
+             "--precision": args.precision not in ("auto", "fp32")}  # Griffin-Lim runs in fp32
+    return [flag for flag, used in given.items() if used]
 
 
 def run(args) -> int:
     from tqdm import tqdm
 
     _check_options(args)
-    if args.checkpoint is None:
-        args.checkpoint = _built_in_voice()
+    # This command prints which vocoder speaks itself; without a handler of our own, logging's last resort would
+    # print the fallback warning a second time on stderr.
+    vocode_log = logging.getLogger("waveglow.vocoder.inference")
+    if not any(isinstance(h, logging.NullHandler) for h in vocode_log.handlers):
+        vocode_log.addHandler(logging.NullHandler())
     out = Path(args.output_dir)
     _prepare_output_dir(out)
-    vocoder = get_vocoder(args.checkpoint, args.device, args.precision)
+    vocoder = choose_vocoder(args.checkpoint, args.device, args.precision, args.griffin_lim_iters)
+    # which vocoder speaks, first (the fallback's own warning goes to the log, for Python callers)
+    print(f"vocoder: {vocoder.describe()}", flush=True)
+    ignored = _ignored_by_griffin_lim(args) if vocoder.is_fallback else []
+    if ignored:
+        verb = "applies" if len(ignored) == 1 else "apply"
+        print(f"waveglow vocode: warning: {', '.join(ignored)} {verb} to WaveGlow only; Griffin-Lim ignores "
+              f"{'it' if len(ignored) == 1 else 'them'}", file=sys.stderr)
     params, stats = _format_options(args, vocoder.config)
     options = VocodeOptions(sigma=args.sigma, denoise=args.denoise, seed=args.seed, mel_format=args.mel_format,
                             layout=args.mel_layout, format_params=params, format_stats=stats,

@@ -3,6 +3,10 @@
     import waveglow
     audio = waveglow.vocode(mel, checkpoint="waveglow.pt", sigma=0.666, denoise=0.01, seed=0)  # float32 numpy
 
+Vocoder choice (`choose_vocoder`, as `tts` and the demo choose): a checkpoint path or WaveGlow; "griffin-lim"; or
+None: the built-in voice (`waveglow/assets/waveglow_default`) when installed, else the Griffin-Lim fallback, which
+is logged as a warning and says so in `describe()`.
+
 Seeding: with `seed=S` the latent is drawn on a CPU `torch.Generator().manual_seed(S)` in NVIDIA's order, so
 `vocode(mel, seed=S)` equals `model.infer(mel, sigma, generator=torch.Generator().manual_seed(S))` on any device;
 seed None draws from a freshly seeded generator (never touching torch's global RNG).
@@ -10,6 +14,9 @@ seed None draws from a freshly seeded generator (never touching torch's global R
 from __future__ import annotations
 
 import copy
+import importlib.util
+import logging
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -19,6 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from waveglow.audio.griffin_lim import (FALLBACK_REASON, GRIFFIN_LIM_MELS, GriffinLimVocoder, REQUESTED_REASON,
+                                        is_griffin_lim_name)
 from waveglow.audio.mel_adapter import convert_mel
 from waveglow.common.errors import ToolkitError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES, DTYPES, resolve_precision
@@ -27,9 +36,30 @@ from waveglow.vocoder.denoiser import Denoiser
 from waveglow.vocoder.long_form import infer_chunked
 from waveglow.vocoder.model import load_waveglow
 
+logger = logging.getLogger(__name__)
+
+DEFAULT_VOCODER_DIR = "waveglow_default"  # the built-in voice: waveglow/assets/waveglow_default/
+
 
 class VocodeSetupError(ToolkitError, ValueError):
     """A device or precision that cannot be used here (the message says what to use instead)."""
+
+
+def default_vocoder_path(assets_dir: str | os.PathLike | None = None) -> Path | None:
+    """`waveglow/assets/waveglow_default/` when a WaveGlow is shipped there (it holds config.json), else None.
+
+    assets_dir: look in this folder instead of the installed package's `waveglow/assets/`."""
+    if assets_dir is not None:
+        folders = [Path(assets_dir)]
+    else:
+        spec = importlib.util.find_spec("waveglow")
+        locations = spec.submodule_search_locations if spec is not None else None
+        folders = [Path(location) / "assets" for location in (locations or [])]
+    for folder in folders:
+        candidate = folder / DEFAULT_VOCODER_DIR
+        if (candidate / "config.json").is_file():
+            return candidate
+    return None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -54,7 +84,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """auto | fp32 | bf16 | fp16 -> torch dtype ('auto': waveglow.common.precision.resolve_precision). fp16 needs CUDA:
+    """auto | fp32 | bf16 | fp16 -> torch dtype ('auto': waveglow.precision.resolve_precision). fp16 needs CUDA:
     CPU half-precision kernels are slow emulations and not every PyTorch build has them; bf16 is the CPU reduced
     precision."""
     if precision not in PRECISION_CHOICES:
@@ -73,12 +103,19 @@ class Vocoder:
     while the affine couplings, the 1x1-conv inverses and the upsampler keep fp32 accuracy.
     """
 
-    def __init__(self, model, device: torch.device, dtype: torch.dtype):
+    is_fallback = False
+
+    def __init__(self, model, device: torch.device, dtype: torch.dtype, source: str = "in-memory model"):
         self.model = model.to(device=device, dtype=torch.float32).eval()
         self.device, self.dtype = device, dtype
         self.precision = next(name for name, d in DTYPES.items() if d == dtype)
         self.config = model.config
+        self.source = source
         self._denoiser = None
+
+    def describe(self) -> str:
+        """Which vocoder speaks, in words: 'WaveGlow (SOURCE, fp32 WN on cpu)'."""
+        return f"WaveGlow ({self.source}, {self.precision} WN on {self.device})"
 
     @property
     def denoiser(self):
@@ -86,9 +123,9 @@ class Vocoder:
             self._denoiser = Denoiser(self.model, precision=self.precision)
         return self._denoiser
 
-    def latent(self, n_frames: int, generator: torch.Generator | None) -> torch.Tensor:
-        """z [1, n_group, n_frames * hop / n_group] on the CPU: what `model.infer(generator=...)` would draw."""
-        return self.model.draw_latent(1, n_frames * self.config.hop_length // self.config.n_group, generator)
+    def latent(self, n_frames: int, generator: torch.Generator | None, batch: int = 1) -> torch.Tensor:
+        """z [batch, n_group, n_frames * hop / n_group] on the CPU: what `model.infer(generator=...)` would draw."""
+        return self.model.draw_latent(batch, n_frames * self.config.hop_length // self.config.n_group, generator)
 
     @torch.no_grad()
     def synthesize(self, mels: torch.Tensor, latents: torch.Tensor, sigma: float = DEFAULT_SIGMA,
@@ -113,6 +150,62 @@ class Vocoder:
         return audio.float().cpu()
 
 
+class GriffinLimEngine:
+    """The Griffin-Lim fallback behind the `Vocoder` interface (config, latent, synthesize, describe), so
+    `waveglow vocode` and `vocode()` run without a WaveGlow. It reads Tacotron2's mels (80 channels, 22050 Hz, hop
+    256: `tts.griffin_lim.GRIFFIN_LIM_MELS`); sigma, denoise, chunking and precision do not apply to it, and its
+    output is deterministic (a fixed initial phase)."""
+
+    is_fallback = True
+    precision = "fp32"
+
+    def __init__(self, n_iter: int = 60, reason: str | None = None):
+        from types import SimpleNamespace
+
+
+        self.config = SimpleNamespace(**GRIFFIN_LIM_MELS)
+        self.device = torch.device("cpu")
+        self.engine = GriffinLimVocoder(sampling_rate=self.config.sampling_rate, hop_length=self.config.hop_length,
+                                        n_iter=n_iter, reason=reason or FALLBACK_REASON)
+
+    def describe(self) -> str:
+        return self.engine.describe()
+
+    def latent(self, n_frames: int, generator: torch.Generator | None, batch: int = 1) -> torch.Tensor:
+        return torch.zeros(batch, 0)  # Griffin-Lim draws no latent
+
+    def synthesize(self, mels: torch.Tensor, latents: torch.Tensor | None = None, sigma: float = DEFAULT_SIGMA,
+                   denoise: float = 0.0, chunk_frames: int | None = None,
+                   overlap_frames: int | None = None) -> torch.Tensor:
+        """mels [B, n_mel, F] -> audio [B, F * hop] float32 (the other arguments are the Vocoder's; unused)."""
+        return torch.stack([torch.from_numpy(self.engine.mel_to_audio(mel.float().cpu())) for mel in mels])
+
+
+def choose_vocoder(checkpoint=None, device: str | torch.device = "auto", precision: str = "auto",
+                   griffin_lim_iters: int = 60):
+    """What speaks, chosen as `tts` and the demo choose: a checkpoint path or WaveGlow -> `get_vocoder`;
+    'griffin-lim' (see `tts.griffin_lim.GRIFFIN_LIM_NAMES`) -> `GriffinLimEngine`, as requested; None -> the
+    built-in voice when installed, else the Griffin-Lim fallback (logged as a warning). The device is checked in
+    every case; the precision applies to a WaveGlow only."""
+
+    if griffin_lim_iters < 1:
+        raise VocodeSetupError(f"Griffin-Lim iterations must be >= 1, got {griffin_lim_iters}")
+    if is_griffin_lim_name(checkpoint):
+        resolve_device(device)
+        return GriffinLimEngine(griffin_lim_iters, reason=REQUESTED_REASON)
+    if checkpoint is None:
+        shipped = default_vocoder_path()
+        if shipped is None:
+            resolve_device(device)
+            engine = GriffinLimEngine(griffin_lim_iters)
+            logger.warning("vocoder: %s", engine.describe())
+            return engine
+        vocoder = get_vocoder(shipped, device, precision)
+        vocoder.source = f"built-in voice {Path(shipped).name}"
+        return vocoder
+    return get_vocoder(checkpoint, device, precision)
+
+
 # ---- cache of loaded models -----------------------------------------------------------------------------------------
 _PATH_CACHE: "OrderedDict[tuple, Vocoder]" = OrderedDict()
 _INSTANCE_CACHE: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
@@ -128,6 +221,7 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
     dtype = resolve_dtype(precision, device)
     with _LOCK:
         if isinstance(checkpoint, (str, Path)):
+
             path = Path(checkpoint)
             try:
                 stat = path.stat()
@@ -137,7 +231,7 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
             if key in _PATH_CACHE:
                 _PATH_CACHE.move_to_end(key)
                 return _PATH_CACHE[key]
-            vocoder = Vocoder(load_waveglow(path)[0], device, dtype)
+            vocoder = Vocoder(load_waveglow(path)[0], device, dtype, source=str(path))
             _PATH_CACHE[key] = vocoder
             while len(_PATH_CACHE) > _CACHE_SIZE:
                 _PATH_CACHE.popitem(last=False)
@@ -172,13 +266,15 @@ def make_generator(seed: int | None) -> torch.Generator:
     return generator
 
 
-def vocode(mel, checkpoint, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, seed: int | None = None,
+def vocode(mel, checkpoint=None, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, seed: int | None = None,
            device: str | torch.device = "auto", precision: str = "auto", mel_format="auto",
            chunk_frames: int | None = None, overlap_frames: int | None = None) -> np.ndarray:
     """Mel -> audio, float32 numpy: [T] for one mel ([n_mel, F], [F, n_mel], [1, n_mel, F]), [B, T] for a batch
     [B, n_mel, F] (B > 1), T = F * hop_length. Not clipped (clip to [-1, 1] before writing PCM).
 
-    checkpoint: path (any format `WaveGlow.from_pretrained` reads; loaded models are cached) or a WaveGlow.
+    checkpoint: path (any format `WaveGlow.from_pretrained` reads; loaded models are cached), a WaveGlow,
+    "griffin-lim", or None: the built-in voice, else the Griffin-Lim fallback (see `choose_vocoder`; Griffin-Lim
+    reads 80-channel 22050 Hz mels and ignores sigma, denoise, seed and chunking).
     mel: torch or numpy; converted with `waveglow.audio.mel_adapter.convert_mel(mel, mel_format)` (default "auto": layout and
     convention detected, natural-log mels pass unchanged; warns MelDomainWarning when out of domain).
     seed: see the module docstring; a batch draws its latent [B, ...] from one generator, like `model.infer`.
@@ -188,7 +284,7 @@ def vocode(mel, checkpoint, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, 
 
     if sigma < 0 or denoise < 0:
         raise ValueError(f"sigma and denoise must be >= 0, got sigma={sigma}, denoise={denoise}")
-    vocoder = get_vocoder(checkpoint, device, precision)
+    vocoder = choose_vocoder(checkpoint, device, precision)
     c = vocoder.config
     batch_input = getattr(mel, "ndim", 0) == 3 and mel.shape[0] > 1
     items = list(mel) if batch_input else [mel]
@@ -197,8 +293,6 @@ def vocode(mel, checkpoint, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, 
     if len({m.shape[1] for m in mels}) != 1:
         raise ValueError("all mels of a batch must have the same number of frames")
     stacked = torch.stack(mels)
-    generator = make_generator(seed)
-    steps = stacked.shape[2] * c.hop_length // c.n_group
-    latents = vocoder.model.draw_latent(stacked.shape[0], steps, generator)
+    latents = vocoder.latent(stacked.shape[2], make_generator(seed), batch=stacked.shape[0])
     audio = vocoder.synthesize(stacked, latents, sigma, denoise, chunk_frames, overlap_frames).numpy()
     return audio if batch_input else audio[0]
