@@ -420,6 +420,8 @@ def _manipulate(args) -> int:
 
 
 if __name__ == "__main__":  # python -m waveglow.commands.glow ...
-    _parser = argparse.ArgumentParser(prog="waveglow glow", description=HELP)
+    from waveglow.cli import COMMANDS
+
+    _parser = argparse.ArgumentParser(prog="waveglow glow", description=dict((c[0], c[2]) for c in COMMANDS)["glow"])
     add_arguments(_parser)
     sys.exit(run(_parser.parse_args()))
