@@ -19,7 +19,8 @@ import torch
 
 from waveglow.audio.features import MelSpectrogram, load_wav
 from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, is_griffin_lim_name
-from waveglow.audio.mel_files import MelFileError, load_mel_file as read_mel
+from waveglow.audio import mel_files
+from waveglow.audio.mel_files import MelFileError
 from waveglow.audio.wav_writer import write_wav_atomic
 from waveglow.common.errors import DataError
 from waveglow.common.errors import CheckpointError, ConfigError
@@ -423,7 +424,7 @@ def load_mel_file(path: str) -> torch.Tensor:
     if suffix not in (".npy", ".pt"):
         raise DemoError(f"unsupported mel file type '{suffix}': upload a .npy or .pt file")
     try:
-        loaded = read_mel(path)
+        loaded = mel_files.load_mel_file(path)
         mel = torch.from_numpy(np.array(loaded)) if isinstance(loaded, np.ndarray) else _tensor_from_loaded(loaded)
     except DemoError:
         raise

@@ -261,7 +261,7 @@ def test_a_bad_upload_shows_its_own_name_and_no_unsafe_advice(tmp_path, monkeypa
     def numpy_says(path):
         raise MelFileError(f"{path}: not a .npy array ({numpy_advice})")
 
-    monkeypatch.setattr("waveglow.mel_files.load_mel_file", numpy_says)
+    monkeypatch.setattr("waveglow.audio.mel_files.load_mel_file", numpy_says)
     upload = upload.with_name("random.npy")
     upload.write_bytes(os.urandom(3000))
     with pytest.raises(gr.Error) as bad_npy:
@@ -327,7 +327,7 @@ def test_one_text_limit_for_cli_api_and_demo():
     from tts.pipeline import Synthesizer, check_text
     from waveglow.cli import build_parser
 
-    tts_parser = build_parser()._subparsers._group_actions[0].choices["tts"]
+    tts_parser = build_parser(load_all=True)._subparsers._group_actions[0].choices["tts"]
     assert backend.MAX_TEXT_CHARS == MAX_TEXT_CHARS == tts_parser.get_default("max_chars") == \
         inspect.signature(Synthesizer).parameters["max_chars"].default == \
         inspect.signature(check_text).parameters["max_chars"].default
