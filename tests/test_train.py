@@ -82,6 +82,9 @@ def test_shipped_configs():
     assert t.schedule.kind == "constant" and t.grad_clip is None
     small = TrainingConfig.from_json(REPO / "configs" / "waveglow_small.json")
     assert WaveGlow(small.model).num_parameters() < WaveGlow(official.model).num_parameters() / 5
+    # the built-in voice's recipe: sine excitation, harmonic source, MR-STFT loss on every 2nd step
+    assert (small.model.excitation_channels, small.model.harmonics) == (2, 24)
+    assert (small.train.spectral_loss.weight, small.train.spectral_loss.every) == (1.0, 2)
 
 
 def test_schedule_warmup_then_decay():
