@@ -1,17 +1,16 @@
-"""Image Glow (Kingma & Dhariwal 2018) on the shared flow core (ActNorm, 1x1 convolutions, coupling, squeeze).
+"""Image Glow (Kingma & Dhariwal 2018) on the shared flow core (ActNorm, 1x1 convolutions, coupling, squeeze, the
+Gaussian prior of waveglow.flows.gaussian).
 
 Modules (one idea each):
   zero_conv     ZeroConv2d / ZeroLinear: zero-initialised layers with a learned per-channel log-scale
   coupling_net  CouplingNet: conv3x3 -> ActNorm/ReLU -> conv1x1 -> ActNorm/ReLU -> ZeroConv2d
   permutation   reverse / fixed-shuffle channel permutations (flow layers) and the permutation factory
-  gaussian      diagonal Gaussian log-density and temperature sampling
   split         Split: factor out half the channels under a prior predicted from the kept half
   top_prior     TopPrior: learned, class-conditional top prior and the classification head
   dequantize    images in [0, 1] <-> centred flow inputs; the bits/dim formula
   logit         LogitTransform: RealNVP's logit pre-processing (optional first flow layer)
   config        GlowConfig
   model         Glow, GlowLevel, flow_step
-  atomic        atomic file writes (temporary file + rename)
   checkpoint    save_glow / load_glow: config.json + model.safetensors, written atomically
   training      train_glow, evaluate_bpd
   baselines     uniform, full-covariance Gaussian and per-pixel categorical bits/dim
