@@ -31,6 +31,6 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
-    .venv/bin/pip install -q -e ".[test,tts,demo,glow,eval]"
+    .venv/bin/pip install -q -e ".[test,tts,demo,glow,eval,onnx]"
     touch "$stamp"
 fi

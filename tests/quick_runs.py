@@ -128,6 +128,12 @@ class Workspace:
         (self.root / "list.txt").write_text(str(self.root / "b.npy") + "\n")
         return mels
 
+    def make_onnx(self):
+        """The tiny NVIDIA-layout WaveGlow exported by `waveglow export --onnx` (the README's export line)."""
+        rc, _ = self.run(ONNX_EXPORT)
+        assert rc == 0
+        return self.root / "model.onnx"
+
     def make_phrases(self):
         path = self.root / "phrases.txt"
         path.write_text("Hello there.\n\nGood bye.\n", encoding="utf-8")
@@ -218,5 +224,7 @@ SHIP_VOICE = "python scripts/ship_voice.py --run {run} --data {lj} --out {tmp}/v
 ADAM = "python benchmarks/train_throughput.py --configs small --threads 1 --adam-only --quick"
 TRAIN_STEP = ("python benchmarks/train_throughput.py --configs small --batch 1 --segment 2048 --precisions fp32 bf16 "
               "--steps 1 --threads 1 --memory-efficient-only --quick")
+ONNX_EXPORT = "waveglow export {nvidia} --onnx {tmp}/model.onnx --opset 17 --tolerance 1e-4"
+ONNX_BENCH = "python benchmarks/onnx_vs_torch.py --quick --threads 1"
 VOICE_AB = ("python benchmarks/voice_ab.py --runs {run} --data {lj} --quick --clips 1 --cpu-log {tmp}/cpu.log "
             "--out {tmp}/voice_ab.json")

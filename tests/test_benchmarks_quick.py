@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from quick_runs import (ADAM, DIGITS, FESTIVAL_WER, HAVE_FESTIVAL, LATENT, REPO, SHIP_VOICE, TRAIN_STEP, VOICE_AB,
-                        have_module)
+from quick_runs import (ADAM, DIGITS, FESTIVAL_WER, HAVE_FESTIVAL, LATENT, ONNX_BENCH, REPO, SHIP_VOICE, TRAIN_STEP,
+                        VOICE_AB, have_module)
 
 # Files of benchmarks/ and scripts/ that have no quick mode, and why. Every other file needs a test below.
 NOT_RUN = {
@@ -31,6 +31,7 @@ TESTED = {
     "scripts/ship_voice.py": "test_ship_voice_quick",
     "benchmarks/voice_ab.py": "test_voice_ab_quick",
     "scripts/device_voice.py": "test_device_voice_quick",
+    "benchmarks/onnx_vs_torch.py": "test_onnx_vs_torch_quick",
 }
 
 
@@ -102,6 +103,15 @@ def test_vocode_long_form_quick(quick_workspace):
     assert overlap[("8", "4")] < 1e-5 < overlap[("8", "0")], out  # the receptive field as context: exact
     memory = {line.split()[0]: line.split() for line in out.splitlines() if re.match(r"\s+(full|chunked) ", line)}
     assert set(memory) == {"full", "chunked"} and float(memory["chunked"][6]) < 1e-5, out
+
+
+def test_onnx_vs_torch_quick(quick_workspace):
+    out = run(quick_workspace, ONNX_BENCH)
+    assert "CPU: " in out and "torch CPU capability" in out
+    for config in ("official", "small"):
+        rows = table_rows(out, config)
+        assert [r[2] for r in rows] == ["torch", "onnxruntime"], out
+        assert all(float(r[3]) > 0 for r in rows) and float(rows[1][6]) <= 1e-4, rows  # RTF; onnx vs torch
 
 
 def test_latent_calibration_quick(quick_workspace):

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from quick_runs import ADAM, DIGITS, FESTIVAL_WER, HAVE_FESTIVAL, LATENT, REPO, SHIP_VOICE, TRAIN_STEP, VOICE_AB, \
-    have_module, run_script
+from quick_runs import ADAM, DIGITS, FESTIVAL_WER, HAVE_FESTIVAL, LATENT, ONNX_BENCH, ONNX_EXPORT, REPO, SHIP_VOICE, \
+    TRAIN_STEP, VOICE_AB, have_module, run_script
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 PREFIXES = ("waveglow ", "python benchmarks/", "python scripts/", "python -m ", "torchrun ", "pytest ", "make ")
@@ -121,6 +121,10 @@ QUICK: dict[str, Q] = {
     "waveglow vocode mels/ -o wavs/":
         Q("waveglow vocode {mels} -o {tmp}/wavs_default --griffin-lim-iters 2 --no-progress"),
     "waveglow info CKPT": Q("waveglow info {nvidia}"),
+    "waveglow export CKPT --onnx OUT.onnx [--opset 17] [--tolerance 1e-4]": Q(ONNX_EXPORT),
+    "waveglow vocode mels/ -o wavs/ --checkpoint OUT.onnx --runtime onnx [--seed 1]":
+        Q("waveglow vocode {mels} -o {tmp}/wavs_onnx --checkpoint {onnx} --runtime onnx --seed 1 --no-progress"),
+    "python benchmarks/onnx_vs_torch.py": Q(ONNX_BENCH),
     "waveglow convert IN OUT_DIR [--dtype fp16]": Q(CONVERT),
     "waveglow convert": Q(CONVERT),
     "waveglow convert --dtype fp16": Q(CONVERT),

@@ -18,6 +18,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("info", "waveglow.commands.info", "show a checkpoint's source format, config and parameter count"),
     ("convert", "waveglow.commands.convert",
      "convert an NVIDIA / DeepLearningExamples checkpoint to config.json + model.safetensors"),
+    ("export", "waveglow.commands.export",
+     "export a WaveGlow checkpoint's inference to ONNX (for vocode --runtime onnx / onnxruntime)"),
     ("vocode", "waveglow.commands.vocode",
      "vocode mel spectrograms (.npy/.npz/.pt files, folders, @lists) to 16-bit WAV files"),
     ("tts", "waveglow.commands.tts",

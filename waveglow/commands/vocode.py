@@ -20,6 +20,7 @@ from waveglow.common.errors import UserError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES
 from waveglow.vocoder.config import DEFAULT_SIGMA
 from waveglow.vocoder.inference import choose_vocoder
+from waveglow.vocoder.onnx_export import load_onnx_vocoder
 from waveglow.vocoder.vocode_files import MelToWavJob, VocodeOptions
 
 
@@ -42,6 +43,9 @@ def add_arguments(parser) -> None:
                         help="precision of the WaveGlow WN networks; couplings and log-dets stay fp32. auto (default): "
                              "bf16 where the hardware has it (CUDA, CPUs with AVX512-BF16 / AMX), else fp32; fp16 "
                              "needs CUDA")
+    parser.add_argument("--runtime", default="torch", choices=("torch", "onnx"),
+                        help="torch (default), or onnx: run a graph from `waveglow export CKPT --onnx M.onnx` "
+                             "(--checkpoint M.onnx) with onnxruntime, fp32 on the CPU; same audio for the same --seed")
     parser.add_argument("--mel-format", default="auto",
                         choices=("auto", "nvidia", "hifigan", "coqui", "espnet", "db", "log10"),
                         help="mel convention (auto: natural-log mels, Coqui [0,1]/[-4,4] by value range)")
@@ -123,6 +127,9 @@ def run(args) -> int:
     from tqdm import tqdm
 
     _check_options(args)
+    if args.runtime == "onnx" and args.checkpoint is None:
+        raise UserError("--runtime onnx needs --checkpoint MODEL.onnx (written by `waveglow export CKPT --onnx "
+                        "MODEL.onnx`)")
     # This command prints which vocoder speaks itself; without a handler of our own, logging's last resort would
     # print the fallback warning a second time on stderr.
     vocode_log = logging.getLogger("waveglow.vocoder.inference")
@@ -130,7 +137,10 @@ def run(args) -> int:
         vocode_log.addHandler(logging.NullHandler())
     out = Path(args.output_dir)
     _prepare_output_dir(out)
-    vocoder = choose_vocoder(args.checkpoint, args.device, args.precision, args.griffin_lim_iters)
+    if args.runtime == "onnx":
+        vocoder = load_onnx_vocoder(args.checkpoint, args.device, args.precision)
+    else:
+        vocoder = choose_vocoder(args.checkpoint, args.device, args.precision, args.griffin_lim_iters)
     # which vocoder speaks, first (the fallback's own warning goes to the log, for Python callers)
     print(f"vocoder: {vocoder.describe()}", flush=True)
     ignored = _ignored_by_griffin_lim(args) if vocoder.is_fallback else []
