@@ -145,8 +145,8 @@ def test_a_failed_check_keeps_no_file(tmp_path, monkeypatch):
 
 # ---- the command line ----------------------------------------------------------------------------------------
 def main(monkeypatch, *argv):
-    monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode"),
-                                          ("export", "waveglow.commands.export")])
+    monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode", "vocode mels"),
+                                          ("export", "waveglow.commands.export", "export to ONNX")])
     return cli.main([*map(str, argv)])
 
 

@@ -244,10 +244,18 @@ class OnnxWaveGlow(nn.Module):
             raise VocodeSetupError(f"the ONNX graph runs in fp32 only, not {precision} (use precision fp32)")
         yield None
 
+    def excitation_of_mel(self, mel: torch.Tensor) -> None:
+        """No excitation: the exporter refuses models that take one (what `infer_chunked` asks before chunking)."""
+        return None
+
     @torch.no_grad()
     def infer(self, mel: torch.Tensor, sigma: float = DEFAULT_SIGMA, z: torch.Tensor | None = None,
-              generator: torch.Generator | None = None, precision: str | None = None) -> torch.Tensor:
-        """As `WaveGlow.infer` (fp32): mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop] float32 (CPU)."""
+              generator: torch.Generator | None = None, precision: str | None = None,
+              excitation: None = None) -> torch.Tensor:
+        """As `WaveGlow.infer` (fp32): mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop] float32 (CPU).
+        excitation: always None (an exported graph takes none)."""
+        if excitation is not None:
+            raise ValueError("an exported WaveGlow takes no excitation")
         if precision not in (None, "auto", "fp32"):
             with self.network_precision(precision):  # raises: fp32 only
                 pass
