@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from data.ljspeech import read_transcripts  # noqa: E402
 from tts.festival import FestivalFrontend  # noqa: E402
-from tts.griffin_lim import GriffinLimVocoder  # noqa: E402
+from waveglow.audio.griffin_lim import GriffinLimVocoder  # noqa: E402
 from tts.pipeline import Synthesizer, WaveGlowVocoder  # noqa: E402
-from waveglow.audio import load_wav  # noqa: E402
+from waveglow.audio.features import load_wav  # noqa: E402
 from waveglow.evaluation.wer import Recognizer, edit_distance, normalize_words  # noqa: E402
 
 DATA = Path("/work/shared/data/ljspeech-sample")

@@ -32,7 +32,7 @@ def loud_frame_db(audio: torch.Tensor, loud: torch.Tensor, hop: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     from waveglow.commands.evaluate import held_out_utterances
-    from waveglow.training.loading import load_for_scoring
+    from waveglow.vocoder.loading import load_for_scoring
     from waveglow.training.nll import HeldOutSet
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from waveglow import WaveGlow, WaveGlowConfig  # noqa: E402
-from waveglow.onnx_export import OnnxWaveGlow, check_mel, export_onnx  # noqa: E402
+from waveglow.vocoder.onnx_export import OnnxWaveGlow, check_mel, export_onnx  # noqa: E402
 
 SMALL_CONFIG = REPO / "configs" / "waveglow_small.json"
 SMALL_VOICE = REPO / "voices" / "in_training"

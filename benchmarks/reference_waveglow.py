@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from waveglow.checkpoint import ours_to_nvidia
+from waveglow.vocoder.checkpoint import ours_to_nvidia
 
 
 @torch.jit.script

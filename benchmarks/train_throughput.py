@@ -66,7 +66,7 @@ def measure(row: dict) -> dict:
     """Run one row in this process; returns its numbers."""
     import torch
 
-    from waveglow.model import WaveGlow
+    from waveglow.vocoder.model import WaveGlow
     from waveglow.training import WaveGlowForTraining
     from waveglow.training.precision import Precision
     from waveglow.training.trainer import adam_kernel
@@ -150,7 +150,7 @@ def adam_kernels(config: str, threads: int, device: str, repeats: int = 5, steps
 
     import torch
 
-    from waveglow.model import WaveGlow
+    from waveglow.vocoder.model import WaveGlow
     from waveglow.training.averaging import WeightAverage
 
     torch.set_num_threads(threads)

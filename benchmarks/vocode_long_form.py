@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from waveglow import WaveGlow  # noqa: E402
-from waveglow.audio import MelSpectrogram, load_wav  # noqa: E402
-from waveglow.config import WaveGlowConfig  # noqa: E402
-from waveglow.long_form import infer_chunked, receptive_field  # noqa: E402
+from waveglow.audio.features import MelSpectrogram, load_wav  # noqa: E402
+from waveglow.vocoder.config import WaveGlowConfig  # noqa: E402
+from waveglow.vocoder.long_form import infer_chunked, receptive_field  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "fixtures" / "golden" / "waveglow_nvidia_train_style.pt"
 CLIPS = sorted((ROOT / "tests" / "fixtures" / "ljspeech" / "wavs").glob("*.flac"))

@@ -91,12 +91,11 @@ def runners(model: WaveGlow, seconds: float, chunk_frames: int, chunked_from: fl
     rows["ours fp32 untiled"] = untiled("fp32")
     rows["ours bf16 untiled"] = untiled("bf16")
     if seconds >= chunked_from:
-        from waveglow.long_form import infer_chunked
+        from waveglow.vocoder.long_form import infer_chunked
 
         def chunked(precision):
             def run(mel, z):
-                with model.network_precision(precision):
-                    return infer_chunked(model, mel, 0.666, z, chunk_frames=chunk_frames)
+                return infer_chunked(model, mel, 0.666, z, chunk_frames=chunk_frames, precision=precision)
             return run
 
         rows["ours fp32 chunked"] = chunked("fp32")

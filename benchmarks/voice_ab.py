@@ -52,7 +52,7 @@ def cpu_minutes(log: Path | None, run: Path, when: float) -> float | None:
 
 def score(checkpoint: Path, utterances, wer: bool) -> dict:
     from waveglow.evaluation.runner import EvaluationSettings, evaluate
-    from waveglow.training.loading import load_for_scoring
+    from waveglow.vocoder.loading import load_for_scoring
 
     return evaluate(load_for_scoring(checkpoint), utterances, EvaluationSettings(wer=wer), log=lambda line: None)
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from waveglow.commands.evaluate import held_out_utterances
-    from waveglow.training.checkpoints import CheckpointStore, load_training_checkpoint
+    from waveglow.vocoder.run_checkpoints import CheckpointStore, load_training_checkpoint
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", nargs="+", required=True, help="training run directories, one per arm")
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {title} | | | | " + " | ".join(cells) + " |")
     print("\n".join(lines))
     if args.out is not None:
-        from waveglow.atomic import atomic_write_text
+        from waveglow.common.atomic import atomic_write_text
 
         atomic_write_text(args.out, json.dumps({"rows": rows, "references": references,
                                                 "clips": [u.utt_id for u in utterances]}, indent=2) + "\n")

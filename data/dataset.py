@@ -13,7 +13,7 @@ Where the mel comes from:
     of a reflection, and starts are hop-aligned. Clips shorter than a segment are still computed directly from
     the zero-padded segment (one segment of work, and the same numbers as the no-cache mode).
 
-With `excitation=True` each item also carries the segment's sine excitation [2, segment_length] (waveglow.excitation:
+With `excitation=True` each item also carries the segment's sine excitation [2, segment_length] (waveglow.audio.excitation:
 pYIN F0 of the whole clip, computed once per clip and kept in `f0_cache_dir` when given, its phase aligned to the
 recording), for a WaveGlow with config.excitation_channels.
 
@@ -31,11 +31,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from data.errors import DataError
+from waveglow.audio.excitation import excitation as sine_excitation, f0_track
+from waveglow.audio.features import MelSpectrogram, load_wav
+from waveglow.common.errors import DataError
 from data.ljspeech import Utterance
 from data.mel_cache import MelCache
-from waveglow.audio import MelSpectrogram, load_wav
-from waveglow.excitation import excitation as sine_excitation, f0_track
 
 
 class AudioMelDataset(torch.utils.data.Dataset):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.errors import DataError
+from waveglow.common.errors import DataError
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10", "folder")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

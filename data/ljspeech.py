@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from data.errors import DataError
-from waveglow.atomic import atomic_write_text
+from waveglow.common.atomic import atomic_write_text
+from waveglow.common.errors import DataError
 
 AUDIO_EXTENSIONS = (".wav", ".flac")  # looked up in this order in <root>/wavs/
 _MAX_LISTED = 5  # how many missing files an error message names before summarising

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.errors import DataError
-from waveglow.atomic import atomic_write
-from waveglow.audio import MelSpectrogram
+from waveglow.audio.features import MelSpectrogram
+from waveglow.common.atomic import atomic_write
+from waveglow.common.errors import DataError
 
 CONFIG_NAME = "mel_config.json"
 CACHE_FORMAT = 1

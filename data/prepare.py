@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from waveglow.audio.features import MelSpectrogram, load_wav
 from data.ljspeech import Utterance, read_utterances
 from data.mel_cache import MelCache
-from waveglow.audio import MelSpectrogram, load_wav
 
 
 @dataclass

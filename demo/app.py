@@ -21,7 +21,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
-from tts.griffin_lim import is_griffin_lim_name  # noqa: E402
+from waveglow.audio.griffin_lim import is_griffin_lim_name  # noqa: E402
+from waveglow.common.errors import DataError  # noqa: E402
+from waveglow.vocoder.config import DEFAULT_SIGMA  # noqa: E402
 
 from demo import backend  # noqa: E402
 from demo.plots import mel_image, waveform_image  # noqa: E402
@@ -81,7 +83,6 @@ def shown_in_page(handler):
     API's error) whose text `error_status` then puts in the status box. Anything else is a programming error: its
     traceback goes to the log, and the page says only that it happened (no server paths). The wrapper takes gradio's
     Request as an extra last argument, to know whose status box the message is for."""
-    from data.errors import DataError
 
     parameters = list(inspect.signature(handler).parameters.values())
     request_parameter = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
@@ -228,7 +229,7 @@ def vocoder_controls(prefix: str, defaults: Defaults, with_sampling: bool = True
     if not with_sampling:
         return [choice, path]
     with gr.Row():
-        sigma = gr.Slider(0.0, 1.5, value=0.666, step=0.01, label="sigma (latent temperature)")
+        sigma = gr.Slider(0.0, 1.5, value=DEFAULT_SIGMA, step=0.01, label="sigma (latent temperature)")
         denoise = gr.Slider(0.0, 0.5, value=0.0, step=0.005, label="denoiser strength (0 = off)")
     return [choice, path, sigma, denoise]
 

@@ -17,8 +17,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tts.griffin_lim import is_griffin_lim_name
+from waveglow.audio.features import MelSpectrogram, load_wav
+from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, is_griffin_lim_name
+from waveglow.audio import mel_files
+from waveglow.audio.mel_files import MelFileError
+from waveglow.audio.wav_writer import write_wav_atomic
+from waveglow.common.errors import DataError
+from waveglow.common.errors import CheckpointError, ConfigError
+from waveglow.vocoder import inference
+from tts.festival import FestivalFrontend, FrontendError
+from tts.pipeline import SynthesisError
 from tts.limits import MAX_TEXT_CHARS  # noqa: F401  (one limit for the CLI, the API and the demo)
+import waveglow
 
 MAX_AUDIO_SECONDS = 30.0
 MAX_MEL_FRAMES = 4000  # ~46 s at 22050 Hz / hop 256
@@ -50,7 +60,7 @@ def _optional_module(name: str):
 
 def capabilities() -> dict[str, bool]:
     """Which optional toolkit modules this checkout has (shown in the page footer)."""
-    names = ("tts.pipeline", "waveglow.vocode", "waveglow.denoiser", "tts.mel_adapter")
+    names = ("tts.pipeline", "waveglow.vocoder.inference", "waveglow.vocoder.denoiser", "waveglow.audio.mel_adapter")
     return {name: _optional_module(name) is not None for name in names}
 
 
@@ -70,15 +80,12 @@ class VocoderChoice:
 
 
 def default_checkpoint() -> str | None:
-    """The built-in WaveGlow shipped with the toolkit (tts.pipeline.default_vocoder_path), or None."""
-    pipeline = _optional_module("tts.pipeline")
-    path = pipeline.default_vocoder_path() if pipeline is not None else None
+    """The built-in WaveGlow shipped with the toolkit (waveglow.vocoder.inference.default_vocoder_path), or None."""
+    path = inference.default_vocoder_path()
     return str(path) if path else None
 
 
 def griffin_lim_label() -> str:
-    from tts.griffin_lim import FALLBACK_LABEL
-
     return FALLBACK_LABEL
 
 
@@ -133,16 +140,12 @@ def describe_vocoder(choice: str, custom_path: str = "") -> str:
     return f"Speaking: {vocoder.label}" + (f". Note: {vocoder.notice}" if vocoder.notice else "")
 
 
-@functools.lru_cache(maxsize=4)
 def load_waveglow(checkpoint: str):
-    """WaveGlow from any supported checkpoint, cached per path, in eval mode."""
-    from waveglow.checkpoint import CheckpointError
-    from waveglow.config import ConfigError
-    from waveglow.model import WaveGlow
-
+    """WaveGlow from any supported checkpoint, in eval mode, from the one cache of loaded models
+    (`waveglow.vocoder.inference.get_vocoder`, which vocoding here uses too: each file is loaded once)."""
     try:
-        return WaveGlow.from_pretrained(checkpoint).eval()
-    except (CheckpointError, ConfigError, OSError) as exc:
+        return inference.get_vocoder(checkpoint, device="cpu", precision=PRECISION).model
+    except (CheckpointError, ConfigError, inference.VocodeSetupError, OSError) as exc:
         detail = str(exc)
         raise DemoError(detail if detail.startswith(str(checkpoint)) else
                         f"cannot load WaveGlow checkpoint {checkpoint}: {detail}") from None
@@ -158,8 +161,6 @@ def vocoder_mel_settings(vocoder: VocoderChoice) -> dict:
 
 @functools.lru_cache(maxsize=4)
 def mel_transform(sampling_rate: int, hop_length: int, n_mels: int):
-    from waveglow.audio import MelSpectrogram
-
     return MelSpectrogram(sampling_rate=sampling_rate, hop_length=hop_length, n_mels=n_mels)
 
 
@@ -181,8 +182,6 @@ class Result:
 
 
 def _griffin_lim(mel: torch.Tensor, sampling_rate: int, hop_length: int) -> np.ndarray:
-    from tts.griffin_lim import GriffinLimVocoder
-
     return GriffinLimVocoder(sampling_rate=sampling_rate, hop_length=hop_length, n_iter=32).mel_to_audio(mel)
 
 
@@ -191,8 +190,8 @@ PRECISION = "fp32"
 
 
 def _waveglow_audio(checkpoint: str, mel: torch.Tensor, sigma: float, denoise: float, seed: int) -> tuple[np.ndarray, str]:
-    """WaveGlow audio of a mel: through waveglow.vocode when installed (it owns the denoiser), else infer()."""
-    vocode_module = _optional_module("waveglow.vocode")
+    """WaveGlow audio of a mel: through waveglow.vocoder.inference when installed (it owns the denoiser), else infer()."""
+    vocode_module = _optional_module("waveglow.vocoder.inference")
     if vocode_module is not None:
         audio = vocode_module.vocode(mel, checkpoint=checkpoint, sigma=sigma, denoise=denoise, seed=seed,
                                      device="cpu", precision=PRECISION)
@@ -256,7 +255,6 @@ def write_output_wav(audio: np.ndarray, sampling_rate: int, folder: Path) -> Pat
     import atexit
     import uuid
 
-    from waveglow.wav_writer import write_wav_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"waveglow-{uuid.uuid4().hex[:12]}.wav"
@@ -312,7 +310,6 @@ def _synthesizer(frontend: str, vocoder_arg: str, denoise: float, sigma: float, 
 
 def _festival_mel(text: str, settings: dict) -> torch.Tensor:
     """Fallback frontend while tts.pipeline is missing: Festival speech -> our mel for the vocoder."""
-    from tts.festival import FestivalFrontend
 
     return FestivalFrontend(n_mel_channels=settings["n_mels"], sampling_rate=settings["sampling_rate"],
                             hop_length=settings["hop_length"]).text_to_mel(text)
@@ -326,10 +323,6 @@ def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: floa
         raise DemoError(f"text frontend: unknown {frontend!r}; expected festival or tacotron2")
     tacotron2_path, frontend_notice = resolve_tacotron2(frontend, tacotron2)
     if _optional_module("tts.pipeline") is not None:
-        from tts.festival import FrontendError
-        from tts.pipeline import SynthesisError
-        from waveglow.checkpoint import CheckpointError
-        from waveglow.config import ConfigError
 
         vocoder_arg = vocoder.checkpoint or GRIFFIN_LIM
         try:
@@ -366,7 +359,6 @@ def _server_folders() -> list[tuple[str, str]]:
     cache = Path(os.environ.get("GRADIO_TEMP_DIR") or temp / "gradio")
     folders = [(re.escape(str(cache)) + r"/[^/\s]+/", ""), (re.escape(str(temp / "waveglow-demo")) + "/", ""),
                (re.escape(str(Path(__file__).resolve().parents[1])) + "/", "")]
-    import waveglow
 
     folders.append((re.escape(str(Path(waveglow.__file__).resolve().parents[1])) + "/", ""))
     folders.append((re.escape(str(temp)) + r"/(?:[^/\s]+/)*", ""))
@@ -407,8 +399,8 @@ def public_message(message: str) -> str:
 
 # ---- mel files ------------------------------------------------------------------------------------------------------
 def mel_format_choices() -> list[str]:
-    """Mel conventions an upload can be in: tts.mel_adapter's FORMATS when installed, else ours only."""
-    adapter = _optional_module("tts.mel_adapter")
+    """Mel conventions an upload can be in: waveglow.audio.mel_adapter's FORMATS when installed, else ours only."""
+    adapter = _optional_module("waveglow.audio.mel_adapter")
     return list(adapter.FORMATS) if adapter is not None else [NATIVE_MEL_FORMAT]
 
 
@@ -426,14 +418,13 @@ def _tensor_from_loaded(obj) -> torch.Tensor:
 
 def load_mel_file(path: str) -> torch.Tensor:
     """An uploaded .npy / .pt file -> float32 mel [n_mels, F] or [F, n_mels]; read through the loading gate
-    (`waveglow.mel_files`): nothing in the file is executed, sizes are checked before anything is allocated."""
-    from waveglow.mel_files import MelFileError, load_mel_file as read_mel
+    (`waveglow.audio.mel_files`): nothing in the file is executed, sizes are checked before anything is allocated."""
 
     suffix = Path(path).suffix.lower()
     if suffix not in (".npy", ".pt"):
         raise DemoError(f"unsupported mel file type '{suffix}': upload a .npy or .pt file")
     try:
-        loaded = read_mel(path)
+        loaded = mel_files.load_mel_file(path)
         mel = torch.from_numpy(np.array(loaded)) if isinstance(loaded, np.ndarray) else _tensor_from_loaded(loaded)
     except DemoError:
         raise
@@ -450,8 +441,8 @@ def load_mel_file(path: str) -> torch.Tensor:
 
 
 def convert_mel(mel: torch.Tensor, mel_format: str, n_mels: int) -> torch.Tensor:
-    """A mel in `mel_format` -> our convention with the vocoder's n_mels (tts.mel_adapter when installed)."""
-    adapter = _optional_module("tts.mel_adapter")
+    """A mel in `mel_format` -> our convention with the vocoder's n_mels (waveglow.audio.mel_adapter when installed)."""
+    adapter = _optional_module("waveglow.audio.mel_adapter")
     if adapter is None:
         if mel_format != NATIVE_MEL_FORMAT:
             raise DemoError(f"unknown mel format {mel_format!r}")
@@ -475,8 +466,6 @@ def check_mel_size(mel: torch.Tensor) -> None:
 # ---- recordings -----------------------------------------------------------------------------------------------------
 def load_recording(path: str | None, sampling_rate: int) -> np.ndarray:
     """An uploaded audio file -> float32 mono [T] at `sampling_rate` (resampled), at most MAX_AUDIO_SECONDS."""
-    from data.errors import DataError
-    from waveglow.audio import load_wav
 
     if not path:
         raise DemoError("Please upload a recording first.")

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from waveglow.vocoder.config import DEFAULT_SIGMA  # noqa: E402
+
 
 def training_summary(run: Path, loaded) -> dict:
     """What the run did, from its metrics.jsonl (train and eval records) and its config."""
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to store it (default: the built-in voice; voices/in_training for the voice in "
                              "training, which sessions continue with `waveglow train --init-from`)")
     parser.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
-    parser.add_argument("--sigma", type=float, default=0.666)
+    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA)
     parser.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx word error rate")
     parser.add_argument("--max-utterances", type=int, default=None, help="evaluate at most this many held-out clips")
     parser.add_argument("--griffin-lim-iters", type=int, default=None,
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from waveglow.commands.evaluate import held_out_utterances
     from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
-    from waveglow.training.loading import load_for_scoring
+    from waveglow.vocoder.loading import load_for_scoring
 
     run, out = Path(args.run), Path(args.out)
     loaded = load_for_scoring(run)
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     staging.chmod(0o777 & ~umask)
     previous = out.parent / f".previous-{out.name}"
     try:
-        loaded.model.save_pretrained(staging, dtype=args.dtype)
+        loaded.model.save_pretrained(staging, dtype=args.dtype, mel=loaded.mel_config())
         shutil.copyfile(run / "config.json", staging / "training_config.json")
         stored = load_for_scoring(staging)  # evaluate what ships: the reduced-precision weights
         stored.train_sigma, stored.data_config, stored.iteration = loaded.train_sigma, loaded.data_config, loaded.iteration

@@ -520,7 +520,7 @@ def load_and_measure(name: str, path: Path) -> tuple[float, float, str]:
 
     from waveglow import WaveGlow
     from waveglow.glow.checkpoint import load_glow
-    from waveglow.mel_files import load_mel_file
+    from waveglow.audio.mel_files import load_mel_file
 
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")

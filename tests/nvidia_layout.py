@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from waveglow.checkpoint import ours_to_nvidia
+from waveglow.vocoder.checkpoint import ours_to_nvidia
 
 
 def _split_weight_norm(weight: torch.Tensor, v_scale: float = 3.0):

@@ -58,8 +58,8 @@ def write_tiny_config(path: Path, **train) -> Path:
 def tiny_nvidia_checkpoint(path: Path, seed: int = 0) -> Path:
     """An 80-mel WaveGlow (4 flows, WN 2 x 16) pickled the way NVIDIA's train.py saves, with non-trivial weights."""
     from nvidia_layout import save_nvidia_pickle
-    from waveglow.config import WaveGlowConfig
-    from waveglow.model import WaveGlow
+    from waveglow.vocoder.config import WaveGlowConfig
+    from waveglow.vocoder.model import WaveGlow
 
     torch.manual_seed(seed)
     model = WaveGlow(WaveGlowConfig(n_flows=4, n_group=8, n_early_every=2, n_early_size=2, n_layers=2,
@@ -140,7 +140,7 @@ class Workspace:
         return path
 
     def make_transcripts(self):
-        """The fixture transcripts plus one sentence without a recording (eligible for data.festival_corpus)."""
+        """The fixture transcripts plus one sentence without a recording (eligible for tts.festival_corpus)."""
         path = self.root / "transcripts.csv"
         path.write_text((LJ / "metadata.csv").read_text().rstrip("\n") + "\nLJ003-0001|Hello there.|Hello there.\n")
         return path

@@ -156,7 +156,7 @@ def test_device_voice_quick(tmp_path):
 
     from data.ljspeech import read_ljspeech
     from data.splits import is_held_out
-    from waveglow.checkpoint import load_waveglow
+    from waveglow.vocoder.model import load_waveglow
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "device_voice.py"
     fixtures = Path(__file__).parent / "fixtures" / "ljspeech"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from waveglow import CheckpointError, WaveGlow
-from waveglow.safe_pickle import safe_torch_load
+from waveglow.common.safe_loading import load_torch_file
 
 from nvidia_layout import fake_glow_module
 
@@ -77,7 +77,7 @@ def test_raw_pickle_file_is_refused(tmp_path):
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps(Payload(os.system, f"touch {marker}"), protocol=2))
     with pytest.raises(CheckpointError):
-        safe_torch_load(path)
+        load_torch_file(path)
     assert not marker.exists()
 
 
@@ -97,5 +97,5 @@ def test_plain_training_checkpoints_with_numpy_rng_state_load(tmp_path):
     state = {"state_dict": {"w": torch.ones(2)}, "rng": np.random.get_state(), "cuda_rng_state_all": [],
              "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0]}]}}
     torch.save(state, tmp_path / "train.pt")
-    loaded = safe_torch_load(tmp_path / "train.pt")
+    loaded = load_torch_file(tmp_path / "train.pt")
     assert np.array_equal(loaded["rng"][1], state["rng"][1])

@@ -244,3 +244,36 @@ def test_exported_files_follow_the_umask(tmp_path):
             os.umask(previous)
         for name in ("config.json", "model.safetensors"):
             assert os.stat(directory / name).st_mode & 0o777 == expected, (name, oct(umask))
+
+
+TINY = CONFIGS["small_a"]
+
+
+def test_exported_config_states_its_mel_and_reads_it_back(tmp_path):
+    """MelConfig is written into config.json ("mel") and comes back with the model; convert keeps it; an export
+    from before MelConfig (no "mel") reads as NVIDIA's defaults at the model's rate, hop and n_mels."""
+    from waveglow.audio import MelConfig
+    from waveglow.vocoder.model import load_waveglow
+
+    model = random_model(TINY)
+    mel = MelConfig(sampling_rate=TINY.sampling_rate, n_fft=512, win_length=400, hop_length=TINY.hop_length,
+                    n_mels=TINY.n_mel_channels, fmin=50.0, fmax=7600.0)
+    model.save_pretrained(tmp_path / "a", mel=mel)
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["mel"] == mel.to_dict()
+    assert load_waveglow(tmp_path / "a")[1].mel == mel
+    assert cli_main(["convert", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert load_waveglow(tmp_path / "b")[1].mel == mel
+    assert mel.mel_spectrogram().config == mel
+
+    record = json.loads((tmp_path / "a" / "config.json").read_text())
+    del record["mel"]
+    (tmp_path / "a" / "config.json").write_text(json.dumps(record))
+    assert load_waveglow(tmp_path / "a")[1].mel == MelConfig(sampling_rate=TINY.sampling_rate,
+                                                             hop_length=TINY.hop_length, n_mels=TINY.n_mel_channels)
+    record["mel"] = {**mel.to_dict(), "n_melz": 3}
+    (tmp_path / "a" / "config.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match="mel: unknown field 'n_melz'"):
+        load_waveglow(tmp_path / "a")
+    with pytest.raises(ValueError, match="do not fit the model"):
+        model.save_pretrained(tmp_path / "c", mel=MelConfig(n_mels=TINY.n_mel_channels + 1,
+                                                            hop_length=TINY.hop_length))

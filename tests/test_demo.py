@@ -244,7 +244,7 @@ def test_user_errors_log_one_line_and_programming_errors_keep_their_traceback(mo
 
 def test_a_bad_upload_shows_its_own_name_and_no_unsafe_advice(tmp_path, monkeypatch):
     from demo import app
-    from waveglow.mel_files import MelFileError
+    from waveglow.audio.mel_files import MelFileError
 
     cache = tmp_path / "gradio-cache"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
@@ -261,7 +261,7 @@ def test_a_bad_upload_shows_its_own_name_and_no_unsafe_advice(tmp_path, monkeypa
     def numpy_says(path):
         raise MelFileError(f"{path}: not a .npy array ({numpy_advice})")
 
-    monkeypatch.setattr("waveglow.mel_files.load_mel_file", numpy_says)
+    monkeypatch.setattr("waveglow.audio.mel_files.load_mel_file", numpy_says)
     upload = upload.with_name("random.npy")
     upload.write_bytes(os.urandom(3000))
     with pytest.raises(gr.Error) as bad_npy:
@@ -305,7 +305,7 @@ def test_the_dropdown_decides_which_vocoder_speaks_and_says_so(tmp_path):
 def test_the_header_and_the_label_say_which_vocoder_speaks(monkeypatch, tmp_path):
     from demo import app, backend
 
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: None)
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: None)
     header = app.header_text(app.Defaults())
     assert "**Vocoder: Griffin-Lim** (no trained WaveGlow is installed)" in header
     assert "not by the neural voice" in header and "Speech from a normalizing flow" not in header
@@ -313,7 +313,7 @@ def test_the_header_and_the_label_say_which_vocoder_speaks(monkeypatch, tmp_path
     assert "chosen at start-up" in app.header_text(app.Defaults.from_arguments("griffin-lim"))
     header = app.header_text(app.Defaults.from_arguments(CHECKPOINT))
     assert "**Vocoder: WaveGlow waveglow_nvidia_train_style.pt**: speech from a normalizing flow" in header
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: Path(CHECKPOINT))
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: Path(CHECKPOINT))
     assert "Griffin-Lim" not in app.header_text(app.Defaults())
     assert backend.describe_vocoder("default") == \
         "Speaking: built-in WaveGlow waveglow_nvidia_train_style.pt — the neural voice"
@@ -327,7 +327,7 @@ def test_one_text_limit_for_cli_api_and_demo():
     from tts.pipeline import Synthesizer, check_text
     from waveglow.cli import build_parser
 
-    tts_parser = build_parser()._subparsers._group_actions[0].choices["tts"]
+    tts_parser = build_parser(load_all=True)._subparsers._group_actions[0].choices["tts"]
     assert backend.MAX_TEXT_CHARS == MAX_TEXT_CHARS == tts_parser.get_default("max_chars") == \
         inspect.signature(Synthesizer).parameters["max_chars"].default == \
         inspect.signature(check_text).parameters["max_chars"].default

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, GOLDEN
-from data.splits import is_held_out
 from waveglow.audio import load_wav
 from waveglow.cli import main
 from waveglow.evaluation import mcd, pitch, quality, wer
 from waveglow.evaluation.runner import AVERAGED_METRICS, ROWS, row_metrics, stft_distance
+from data.splits import is_held_out
 
 LJ = FIXTURES / "ljspeech"
 GOLDEN_16_MEL = GOLDEN / "waveglow_nvidia_train_style.pt"
@@ -146,7 +146,7 @@ def test_f0_of_a_clip_against_itself_is_exact_and_a_shift_is_measured_in_cents(r
 def test_random_phase_floor_is_seeded_and_loses_voicing_that_griffin_lim_keeps(recording):
     import torch
 
-    from tts.griffin_lim import GriffinLimVocoder
+    from waveglow.audio.griffin_lim import GriffinLimVocoder
     from waveglow.audio import MelSpectrogram
 
     audio, rate = recording

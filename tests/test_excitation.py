@@ -1,4 +1,4 @@
-"""The sine excitation (waveglow.excitation) and a WaveGlow that reads it as extra conditioning."""
+"""The sine excitation (waveglow.audio.excitation) and a WaveGlow that reads it as extra conditioning."""
 from __future__ import annotations
 
 import json
@@ -14,9 +14,9 @@ from data.dataset import AudioMelDataset
 from data.ljspeech import Utterance
 from waveglow import WaveGlow, WaveGlowConfig
 from waveglow.audio import MelSpectrogram
-from waveglow.checkpoint import infer_config, ours_to_nvidia
-from waveglow.excitation import excitation, f0_per_sample
-from waveglow.long_form import infer_chunked
+from waveglow.vocoder.checkpoint import infer_config, ours_to_nvidia
+from waveglow.audio.excitation import excitation, f0_per_sample
+from waveglow.vocoder.long_form import infer_chunked
 from waveglow.training import Trainer, TrainingConfig
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "ljspeech"

@@ -1,4 +1,4 @@
-"""data.festival_corpus: LJSpeech transcripts spoken by Festival, in the LJSpeech layout, never a held-out sentence."""
+"""tts.festival_corpus: LJSpeech transcripts spoken by Festival, in the LJSpeech layout, never a held-out sentence."""
 from __future__ import annotations
 
 import shutil
@@ -6,9 +6,9 @@ import shutil
 import pytest
 import soundfile as sf
 
-from data.festival_corpus import PREFIX, choose, main, read_transcripts
 from data.ljspeech import read_ljspeech
 from data.splits import is_held_out
+from tts.festival_corpus import PREFIX, choose, main, read_transcripts
 
 TRANSCRIPTS = [
     ("LJ001-0001", "first recorded one."),

@@ -4,7 +4,7 @@ import torch
 
 from waveglow import (WN, ActNorm, AffineCoupling, FlowSequential, GroupSamples, InvertibleConv1x1,
                       LUInvertibleConv1x1, Squeeze2d, WaveGlow, WaveGlowConfig)
-from waveglow.config import ConfigError
+from waveglow.common.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)

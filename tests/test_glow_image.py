@@ -17,18 +17,18 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal, norm
 
-from data import images as image_data
-from data.errors import DataError
-from waveglow.coupling import AffineCoupling
-from waveglow.glow import (Glow, GlowConfig, ReversePermutation, ShufflePermutation, Split, TopPrior, ZeroConv2d,
-                           dequantize, flow_step, to_image)
+from waveglow.common.errors import DataError
+from waveglow.flows.coupling import AffineCoupling
 from waveglow.glow.baselines import categorical_bpd, gaussian_bpd, uniform_bpd
 from waveglow.glow.checkpoint import glow_state_matches, load_glow, save_glow
 from waveglow.glow.coupling_net import CouplingNet
-from waveglow.glow.latent_ops import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,
-                                      unflatten_latents)
 from waveglow.glow.logit import LogitTransform
 from waveglow.glow.training import evaluate_bpd, train_glow
+from data import images as image_data
+from waveglow.glow import (Glow, GlowConfig, ReversePermutation, ShufflePermutation, Split, TopPrior, ZeroConv2d,
+                           dequantize, flow_step, to_image)
+from waveglow.glow.latent_ops import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,
+                                      unflatten_latents)
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------------
@@ -423,7 +423,7 @@ def test_command_train_then_explore(tmp_path, capsys, one_thread):
         assert run_glow(action, "-c", ckpt, "--out", png, *extra) == 0
         with Image.open(png) as img:
             assert img.size[0] > 8 * 3
-    from waveglow.cli import UserError
+    from waveglow.common.errors import UserError
 
     with pytest.raises(UserError, match="out of range"):
         run_glow("manifold", "-c", ckpt, "--indices", 0, 1, 2, 10 ** 6, "--out", tmp_path / "x.png")

@@ -134,7 +134,7 @@ def _tacotron2(path):
 
 
 def _training(path):
-    from waveglow.training.checkpoints import load_training_checkpoint
+    from waveglow.vocoder.run_checkpoints import load_training_checkpoint
 
     return load_training_checkpoint(path)
 
@@ -169,7 +169,7 @@ def test_torchscript_payload_is_live(tmp_path):
 def _snapshot():
     import torch._utils
 
-    from waveglow import safe_loading, safe_pickle
+    from waveglow.common import safe_loading, safe_pickle
 
     functions = [torch._utils._rebuild_tensor_v2, torch._utils._rebuild_tensor, torch._utils._rebuild_parameter,
                  safe_loading._rebuild_tensor_v2, safe_loading._checked_view, safe_pickle._numpy_dtype,
@@ -193,7 +193,7 @@ def test_build_on_allowed_names_changes_nothing(tmp_path, payload):
     with pytest.raises(CheckpointError, match="refusing to change the state"):
         WaveGlow.from_pretrained(path)
     assert _snapshot() == before
-    from waveglow.safe_loading import load_torch_file
+    from waveglow.common.safe_loading import load_torch_file
 
     loaded = load_torch_file(good)
     assert all(torch.equal(loaded[k], reference[k]) and loaded[k].dtype == reference[k].dtype for k in reference)
@@ -214,14 +214,14 @@ def test_plain_pickle_would_have_changed_the_function():
 
 # ---- legitimate files in the formats the gate reads itself -----------------------------------------------------------
 def test_legacy_tar_checkpoint_loads(tmp_path):
-    from waveglow.safe_loading import load_torch_file
+    from waveglow.common.safe_loading import load_torch_file
 
     loaded = load_torch_file(hf.legacy_tar(tmp_path / "old.pt"))
     assert torch.equal(loaded["w"], torch.arange(6, dtype=torch.float32).reshape(2, 3))
 
 
 def test_npz_and_npy_mels_load_exactly(tmp_path):
-    from waveglow.mel_files import load_mel_file
+    from waveglow.audio.mel_files import load_mel_file
 
     mel = np.random.default_rng(0).standard_normal((8, 5)).astype(np.float32)
     np.save(tmp_path / "a.npy", mel)
@@ -233,7 +233,7 @@ def test_npz_and_npy_mels_load_exactly(tmp_path):
 
 
 def test_compressed_zip_entries_within_the_factor_load(tmp_path):
-    from waveglow.safe_loading import load_torch_file
+    from waveglow.common.safe_loading import load_torch_file
 
     path = tmp_path / "deflated.pt"
     torch.save({"w": torch.randn(64)}, path)
@@ -344,9 +344,9 @@ def test_full_disk_in_train_is_one_line(tmp_path, capsys, monkeypatch):
 def test_gate_reads_golden_files_bit_exactly(name):
     """Our reader gives exactly torch.load's tensors (values, dtypes, shapes, strides) for the golden files."""
     from nvidia_layout import fake_glow_module
-    from waveglow.checkpoint import _flatten_pickled_module
-    from waveglow.safe_loading import load_torch_file
-    from waveglow.safe_pickle import PickledObject
+    from waveglow.vocoder.checkpoint import _flatten_pickled_module
+    from waveglow.common.safe_loading import load_torch_file
+    from waveglow.common.safe_pickle import PickledObject
 
     path = Path(__file__).parent / "fixtures" / "golden" / name
     ours = load_torch_file(path)

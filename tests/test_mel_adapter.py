@@ -1,4 +1,4 @@
-"""tts.mel_adapter: foreign mel conventions -> the vocoder's, checked on real LJSpeech audio.
+"""waveglow.audio.mel_adapter: foreign mel conventions -> the vocoder's, checked on real LJSpeech audio.
 
 Each foreign mel is made here from the audio with that front end's documented formula (written independently of
 the adapter), converted back, and compared with our `MelSpectrogram` of the same audio.
@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tts.mel_adapter import (LJSPEECH_PEAK, LJSPEECH_UTTERANCE_MEAN, LJSPEECH_UTTERANCE_STD, CoquiMel,
+from waveglow.audio.mel_adapter import (LJSPEECH_PEAK, LJSPEECH_UTTERANCE_MEAN, LJSPEECH_UTTERANCE_STD, CoquiMel,
                              FilterbankProjector, HifiGanMel, MelDomainWarning, MelFilterbank, MelFormatError,
                              convert_mel, detect_convention, domain_issues, to_vocoder_mel)
 from waveglow.audio import MelSpectrogram, dft_conv_basis, load_wav, periodic_hann_window

@@ -9,12 +9,12 @@ import soundfile as sf
 import torch
 
 from waveglow import WaveGlow, cli
-from waveglow.checkpoint import CheckpointError
-from waveglow.config import WaveGlowConfig
-from waveglow.denoiser import Denoiser
-from waveglow.long_form import infer_chunked
-from waveglow.onnx_export import (META_CONFIG, OnnxWaveGlow, _InferGraph, export_onnx, load_onnx_vocoder)
-from waveglow.vocode import VocodeSetupError, get_vocoder
+from waveglow.common.errors import CheckpointError
+from waveglow.vocoder.config import WaveGlowConfig
+from waveglow.vocoder.denoiser import Denoiser
+from waveglow.vocoder.inference import VocodeSetupError, get_vocoder
+from waveglow.vocoder.long_form import infer_chunked
+from waveglow.vocoder.onnx_export import META_CONFIG, OnnxWaveGlow, _InferGraph, export_onnx, load_onnx_vocoder
 
 from conftest import GOLDEN
 
@@ -145,8 +145,8 @@ def test_a_failed_check_keeps_no_file(tmp_path, monkeypatch):
 
 # ---- the command line ----------------------------------------------------------------------------------------
 def main(monkeypatch, *argv):
-    monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode"),
-                                          ("export", "waveglow.commands.export")])
+    monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode", "vocode mels"),
+                                          ("export", "waveglow.commands.export", "export to ONNX")])
     return cli.main([*map(str, argv)])
 
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from data.splits import is_held_out
-from tts.pipeline import default_vocoder_path
-from waveglow.checkpoint import load_waveglow
 from waveglow.cli import main as cli
-from waveglow.training.loading import load_for_scoring
+from waveglow.vocoder.model import load_waveglow
+from waveglow.vocoder.loading import load_for_scoring
+from data.splits import is_held_out
+from waveglow.vocoder.inference import default_vocoder_path
 
 REPO = Path(__file__).resolve().parents[1]
 LJ = Path(__file__).parent / "fixtures" / "ljspeech"
@@ -81,8 +81,8 @@ def test_ship_voice_packages_a_run_as_the_default_voice(tmp_path, one_thread):
 
 
 def test_ship_voice_refuses_an_exported_model_and_keeps_the_previous_voice(tmp_path, one_thread):
-    from waveglow.config import WaveGlowConfig
-    from waveglow.model import WaveGlow
+    from waveglow.vocoder.config import WaveGlowConfig
+    from waveglow.vocoder.model import WaveGlow
 
     exported = tmp_path / "exported"
     WaveGlow(WaveGlowConfig.from_dict(TINY_RUN["model"])).save_pretrained(exported)

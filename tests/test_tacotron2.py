@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from waveglow.common.errors import CheckpointError
 from tts import Tacotron2
 from tts.tacotron2 import MaxDecoderStepsWarning, Tacotron2Config
 from tts.text import text_to_sequence
-from waveglow.checkpoint import CheckpointError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "golden"
 CHECKPOINT = FIXTURES / "tacotron2_nvidia_train_style.pt"

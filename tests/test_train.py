@@ -26,15 +26,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from data.splits import is_held_out
 from waveglow.audio import MelSpectrogram
-from waveglow.model import WaveGlow
-from waveglow.training import (CheckpointStore, Trainer, TrainingConfig, TrainingDiverged, WaveGlowForTraining,
-                               load_training_checkpoint, utterance_nll)
-from waveglow.training.config import ScheduleConfig
 from waveglow.training.distributed import DistributedContext
 from waveglow.training.rng import seed_everything
 from waveglow.training.schedule import lr_factor
+from waveglow.vocoder.model import WaveGlow
+from waveglow.vocoder.run_config import ScheduleConfig
+from data.splits import is_held_out
+from waveglow.training import (CheckpointStore, Trainer, TrainingConfig, TrainingDiverged, WaveGlowForTraining,
+                               load_training_checkpoint, utterance_nll)
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "ljspeech"
@@ -252,8 +252,8 @@ def test_weight_average_decay_reaches_the_configured_one_once_warmed_up():
 
 
 def test_runs_export_and_load_the_weight_average_unless_raw_weights_are_asked_for(tmp_path, train_clips):
-    from waveglow.checkpoint import load_waveglow
-    from waveglow.training.loading import load_training_model
+    from waveglow.vocoder.model import load_waveglow
+    from waveglow.vocoder.loading import load_training_model
 
     run = tmp_path / "run"
     trainer = Trainer(tiny_config(iterations=4, ema_decay=0.5), train_clips, run, show_progress=False)
@@ -370,7 +370,7 @@ def test_ddp_two_processes_average_gradients(tmp_path, train_clips):
 # ---- crash safety ----------------------------------------------------------------------------------------------------
 WRITER = textwrap.dedent("""
     import sys, torch
-    from waveglow.training.checkpoints import CheckpointStore
+    from waveglow.vocoder.run_checkpoints import CheckpointStore
     store = CheckpointStore(sys.argv[1], keep=2)
     latest = store.latest_path()
     i = 0 if latest is None else torch.load(latest, weights_only=True)["iteration"]
@@ -384,7 +384,7 @@ WRITER = textwrap.dedent("""
 
 def test_sigkill_during_checkpoint_write_never_corrupts_latest(tmp_path):
     """The payloads are a bare counter and blob (not a whole training state): read without the field checks."""
-    from waveglow.training.checkpoints import load_training_payload
+    from waveglow.vocoder.run_checkpoints import load_training_payload
 
     directory = tmp_path / "checkpoints"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -520,7 +520,7 @@ def test_reverse_is_infer_with_gradients():
 
 
 def test_mrstft_distance_is_zero_on_equal_audio_and_band_limited_on_request():
-    from waveglow.stft_distance import MultiResolutionSTFTDistance
+    from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
 
     rng = torch.Generator().manual_seed(0)
     t = torch.arange(22050) / 22050
@@ -537,7 +537,7 @@ def test_mrstft_distance_is_zero_on_equal_audio_and_band_limited_on_request():
 def test_spectral_steps_add_the_mrstft_gradient_of_an_inverse_sample(tmp_path, train_clips):
     """Every 2nd step the objective is NLL + weight * MR-STFT(inverse sample at sigma, recording), z from the
     global RNG: the step's gradient equals the one computed by hand; other steps are likelihood only."""
-    from waveglow.stft_distance import MultiResolutionSTFTDistance
+    from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
 
     spectral = {"weight": 0.5, "every": 2, "sigma": 0.6}
     trainer = Trainer(tiny_config(spectral_loss=spectral), train_clips, tmp_path / "a", show_progress=False)
@@ -562,7 +562,7 @@ def test_spectral_steps_add_the_mrstft_gradient_of_an_inverse_sample(tmp_path, t
 
 
 def test_spectral_loss_config_is_checked():
-    from waveglow.config import ConfigError
+    from waveglow.common.errors import ConfigError
 
     assert not tiny_config().train.spectral_loss.enabled
     with pytest.raises(ConfigError, match="spectral_loss.every"):
@@ -605,7 +605,7 @@ def nn_weight_norm_kept(model: WaveGlow) -> bool:
 
 def test_init_from_refuses_other_shapes_and_a_resumed_run(tmp_path, train_clips, capsys):
     from waveglow.commands.train import main as train_main
-    from waveglow.config import ConfigError
+    from waveglow.common.errors import ConfigError
 
     other = tiny_config().to_dict()
     other["model"]["WN_config"]["n_channels"] = 8
@@ -626,7 +626,7 @@ def test_init_from_refuses_other_shapes_and_a_resumed_run(tmp_path, train_clips,
 
 
 def test_post_filter_starts_as_the_identity_shapes_only_infer_and_round_trips(tmp_path):
-    from waveglow.checkpoint import infer_config, ours_to_nvidia
+    from waveglow.vocoder.checkpoint import infer_config, ours_to_nvidia
 
     data = tiny_config().to_dict()["model"]
     data.update(post_filter_layers=3, post_filter_channels=8)
@@ -654,7 +654,7 @@ def test_post_filter_starts_as_the_identity_shapes_only_infer_and_round_trips(tm
 
 
 def test_adversarial_steps_train_both_sides_and_resume_with_the_discriminators(tmp_path, train_clips):
-    from waveglow.config import ConfigError
+    from waveglow.common.errors import ConfigError
     from waveglow.training.adversarial import Discriminators, discriminator_loss
 
     with pytest.raises(ConfigError, match="needs 'spectral_loss.weight'"):

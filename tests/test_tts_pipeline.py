@@ -13,14 +13,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from tts import FrontendError, SynthesisError, Synthesizer
-from tts.festival import INSTALL_COMMAND, FestivalFrontend
-from tts.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, nonnegative_least_squares
-from tts.pipeline import check_text, default_vocoder_path, split_sentences, write_wav_atomic
-from tts.tacotron2 import MaxDecoderStepsWarning
 from waveglow import WaveGlow
 from waveglow.audio import MelSpectrogram, mel_filterbank, resample_audio
+from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, nonnegative_least_squares
 from waveglow.cli import main as cli_main
+from tts import FrontendError, SynthesisError, Synthesizer
+from tts.festival import FestivalFrontend, INSTALL_COMMAND
+from tts.pipeline import check_text, split_sentences, write_wav_atomic
+from waveglow.vocoder.inference import default_vocoder_path
+from tts.tacotron2 import MaxDecoderStepsWarning
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 TACOTRON2 = GOLDEN / "tacotron2_nvidia_train_style.pt"  # 80 mels
@@ -63,7 +64,7 @@ def one_torch_thread():
 @pytest.fixture
 def no_shipped_vocoder(monkeypatch):
     """Act as if no default WaveGlow were shipped, so vocoder=None means the Griffin-Lim fallback."""
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: None)
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def test_default_vocoder_path_needs_a_config(tmp_path):
 def test_vocoder_none_uses_the_shipped_waveglow(monkeypatch, tmp_path):
     shipped = tmp_path / "waveglow_default"
     WaveGlow.from_pretrained(WAVEGLOW_16_MELS).save_pretrained(shipped)
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: shipped)
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: shipped)
     synth = Synthesizer(frontend=RecordingFrontend(n_mel_channels=16), vocoder=None, seed=7)
     assert not synth.is_fallback
     assert synth.vocoder_label.startswith(f"vocoder: WaveGlow ({shipped}")

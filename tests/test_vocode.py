@@ -8,11 +8,11 @@ import torch
 
 from waveglow import WaveGlow, cli
 from waveglow.audio import MelSpectrogram, load_wav
-from waveglow.config import WaveGlowConfig
-from waveglow.denoiser import Denoiser
-from waveglow.long_form import infer_chunked, plan_chunks, receptive_field
-from waveglow.vocode import clear_cache, get_vocoder, vocode
-from waveglow.wav_writer import to_pcm16
+from waveglow.audio.wav_writer import to_pcm16
+from waveglow.vocoder.config import WaveGlowConfig
+from waveglow.vocoder.denoiser import Denoiser
+from waveglow.vocoder.inference import clear_cache, get_vocoder, vocode
+from waveglow.vocoder.long_form import infer_chunked, plan_chunks, receptive_field
 
 from conftest import FIXTURES, GOLDEN
 
@@ -46,7 +46,7 @@ def long_mel():
 def run_cli(monkeypatch, *argv):
     """waveglow.cli.main with only the vocode command registered (other commands may be work in progress); fp32
     unless the test names a precision, so outputs compare with `model.infer` on any CPU."""
-    monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode")])
+    monkeypatch.setattr(cli, "COMMANDS", [("vocode", "waveglow.commands.vocode", "vocode mels")])
     precision = [] if "--precision" in argv else ["--precision", "fp32"]
     return cli.main(["vocode", *map(str, argv), *precision, "--no-progress"])
 
@@ -109,7 +109,7 @@ def mel80(n_frames: int = 24) -> np.ndarray:
 
 
 def griffin_lim_pcm(mel, n_iter):
-    from tts.griffin_lim import GriffinLimVocoder
+    from waveglow.audio.griffin_lim import GriffinLimVocoder
 
     return np.clip(GriffinLimVocoder(n_iter=n_iter).mel_to_audio(mel), -1, 1) * 32768.0
 
@@ -117,7 +117,7 @@ def griffin_lim_pcm(mel, n_iter):
 def test_cli_without_checkpoint_falls_back_to_the_labelled_griffin_lim(tmp_path, monkeypatch, capsys):
     mel = mel80()
     np.save(tmp_path / "a.npy", mel)
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: None)
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: None)
     assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o", "--griffin-lim-iters", 3) == 0
     log = capsys.readouterr()
     assert log.out.splitlines()[0] == "vocoder: Griffin-Lim fallback (no trained WaveGlow available); 3 iterations"
@@ -148,7 +148,7 @@ def test_cli_checkpoint_griffin_lim_is_accepted_and_says_what_it_ignores(tmp_pat
 def test_cli_without_checkpoint_uses_the_built_in_voice(tmp_path, monkeypatch, model, capsys):
     np.save(tmp_path / "a.npy", MEL)
     model.save_pretrained(tmp_path / "voice")
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: tmp_path / "voice")
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: tmp_path / "voice")
     assert run_cli(monkeypatch, tmp_path / "a.npy", "-o", tmp_path / "o", "--seed", 3, "--sigma", SIGMA) == 0
     assert capsys.readouterr().out.startswith("vocoder: WaveGlow (built-in voice voice, fp32 WN on cpu)\n")
     assert np.abs(read_pcm(tmp_path / "o" / "a.wav")[0] - expected_pcm(model, MEL, 3)).max() <= 1.0
@@ -159,11 +159,11 @@ def test_cli_without_checkpoint_uses_the_built_in_voice(tmp_path, monkeypatch, m
 def test_api_vocode_falls_back_like_the_cli(monkeypatch, caplog):
     import logging
 
-    from waveglow.vocode import GriffinLimEngine, choose_vocoder
+    from waveglow.vocoder.inference import GriffinLimEngine, choose_vocoder
 
     mel = mel80(12)
-    monkeypatch.setattr("tts.pipeline.default_vocoder_path", lambda assets_dir=None: None)
-    with caplog.at_level(logging.WARNING, logger="waveglow.vocode"):
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: None)
+    with caplog.at_level(logging.WARNING, logger="waveglow.vocoder.inference"):
         audio = vocode(mel)  # no checkpoint: the labelled fallback, with a warning in the log
     assert [r.getMessage() for r in caplog.records] == [
         "vocoder: Griffin-Lim fallback (no trained WaveGlow available); 60 iterations"]
@@ -326,7 +326,7 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(model, monkeypatch, na
     fp32 on one without; an explicit bf16 there still runs, with one warning."""
     import warnings
 
-    from waveglow import precision
+    from waveglow.common import precision
 
     monkeypatch.setattr(precision, "native_bf16", lambda device: native)
     monkeypatch.setattr(precision, "_warned", set())

@@ -10,22 +10,22 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["Tacotron2", "Synthesizer", "SynthesisError", "FrontendError"]
 
 if TYPE_CHECKING:
-    from .festival import FrontendError
-    from .pipeline import SynthesisError, Synthesizer
-    from .tacotron2 import Tacotron2
+    from tts.festival import FrontendError
+    from tts.pipeline import SynthesisError, Synthesizer
+    from tts.tacotron2 import Tacotron2
 
 
 def __getattr__(name: str) -> Any:
     if name == "Tacotron2":
-        from .tacotron2 import Tacotron2
+        from tts.tacotron2 import Tacotron2
 
         return Tacotron2
     if name in ("Synthesizer", "SynthesisError"):
-        from . import pipeline
+        from tts import pipeline
 
         return getattr(pipeline, name)
     if name == "FrontendError":
-        from .festival import FrontendError
+        from tts.festival import FrontendError
 
         return FrontendError
     raise AttributeError(f"module 'tts' has no attribute {name!r}")

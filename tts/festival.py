@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from waveglow.audio.features import MelSpectrogram, load_wav, resample_audio
+from waveglow.common.errors import ToolkitError
 
 INSTALL_COMMAND = "apt-get install festival festvox-us-slt-hts"
 DEFAULT_VOICE = "cmu_us_slt_arctic_hts"
@@ -25,7 +27,7 @@ TEXT2WAVE = "text2wave"  # Festival's batch synthesis script (ships in the `fest
 _VOICE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-class FrontendError(RuntimeError):
+class FrontendError(ToolkitError, RuntimeError):
     """The text front end cannot run (missing program or voice, failure, timeout); the message says how to fix it."""
 
 
@@ -109,7 +111,6 @@ class FestivalFrontend:
 
         Raises FrontendError when Festival or the voice is missing, fails, times out or writes no audio.
         """
-        from waveglow.audio import load_wav
 
         text2wave = find_text2wave()
         with tempfile.TemporaryDirectory(prefix="festival-") as tmp:
@@ -145,16 +146,12 @@ class FestivalFrontend:
     # ------------------------------------------------------------------ mel
     def _mel_transform(self):
         if self._mel is None:
-            from waveglow.audio import MelSpectrogram
-
             self._mel = MelSpectrogram(**self.mel_settings)
         return self._mel
 
     def audio_to_mel(self, audio: np.ndarray, rate: int):
         """float32 audio [T] at `rate` Hz -> log-mel torch.Tensor [n_mel_channels, 1 + T' // hop] at our rate."""
         import torch
-
-        from waveglow.audio import resample_audio
 
         if rate != self.sampling_rate:
             audio = resample_audio(audio, rate, self.sampling_rate)

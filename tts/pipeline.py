@@ -12,7 +12,6 @@ the Griffin-Lim fallback, which is labelled as such in `vocoder_label` and in th
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -21,20 +20,25 @@ from typing import Any
 
 import numpy as np
 
-from waveglow.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
-
-from .festival import FestivalFrontend
-from .griffin_lim import GRIFFIN_LIM_NAMES, REQUESTED_REASON, GriffinLimVocoder, is_griffin_lim_name  # noqa: F401
-from .limits import MAX_TEXT_CHARS
+from waveglow.audio.griffin_lim import (GRIFFIN_LIM_NAMES, REQUESTED_REASON,  # noqa: F401  (names tts users know)
+                                        GriffinLimVocoder, is_griffin_lim_name)
+from waveglow.audio.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
+from waveglow.common.errors import ToolkitError
+from waveglow.vocoder import inference
+from waveglow.vocoder.config import DEFAULT_SIGMA
+from waveglow.vocoder.inference import VocodeSetupError, get_vocoder, make_generator, resolve_device
+from waveglow.vocoder.model import WaveGlow
+from tts.festival import FestivalFrontend
+from tts.limits import MAX_TEXT_CHARS
+from tts.tacotron2 import Tacotron2
+from tts.text import text_to_sequence
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PAUSE_SECONDS = 0.25
-DEFAULT_SIGMA = 0.666
-DEFAULT_VOCODER_DIR = "waveglow_default"
 
 
-class SynthesisError(ValueError):
+class SynthesisError(ToolkitError, ValueError):
     """Input or configuration the pipeline cannot synthesise (empty or too long text, mismatched models)."""
 
 
@@ -103,25 +107,6 @@ def check_text(text: str, max_chars: int = MAX_TEXT_CHARS) -> str:
 # front ends and vocoders
 
 
-def default_vocoder_path(assets_dir: str | os.PathLike | None = None) -> Path | None:
-    """`waveglow/assets/waveglow_default/` when a WaveGlow is shipped there (it holds config.json), else None.
-
-    assets_dir: look in this folder instead of the installed package's `waveglow/assets/`. The package is found
-    without importing it (importing `waveglow` imports torch).
-    """
-    if assets_dir is not None:
-        folders = [Path(assets_dir)]
-    else:
-        spec = importlib.util.find_spec("waveglow")
-        locations = spec.submodule_search_locations if spec is not None else None
-        folders = [Path(location) / "assets" for location in (locations or [])]
-    for folder in folders:
-        candidate = folder / DEFAULT_VOCODER_DIR
-        if (candidate / "config.json").is_file():
-            return candidate
-    return None
-
-
 class Tacotron2Frontend:
     """Text -> log-mel [n_mel_channels, frames] with a Tacotron2 checkpoint (NVIDIA's english_cleaners, no CMUdict).
 
@@ -135,9 +120,7 @@ class Tacotron2Frontend:
 
     def __init__(self, model_or_path, prenet_dropout: float = 0.5, device: Any = "auto",
                  cleaners: tuple[str, ...] = ("english_cleaners",)):
-        from waveglow.vocode import resolve_device
 
-        from .tacotron2 import Tacotron2
 
         self.device = resolve_device(device)
         if isinstance(model_or_path, Tacotron2):
@@ -157,7 +140,6 @@ class Tacotron2Frontend:
 
     def text_to_mel(self, text: str):
         """Text -> log-mel torch.Tensor [n_mel_channels, frames] (postnet output)."""
-        from .text import text_to_sequence
 
         ids = text_to_sequence(text, self.cleaners)
         if not ids:
@@ -177,7 +159,6 @@ class WaveGlowVocoder:
 
     def __init__(self, model_or_path, sigma: float = DEFAULT_SIGMA, denoise: float = 0.0, device: Any = "auto",
                  precision: str = "auto"):
-        from waveglow.vocode import VocodeSetupError, get_vocoder
 
         if sigma < 0:
             raise SynthesisError(f"sigma must be >= 0, got {sigma}")
@@ -212,7 +193,6 @@ class WaveGlowVocoder:
 
     def reseed(self, seed: int) -> None:
         """Draw latents from a CPU generator seeded with `seed` (same seed, same audio on every device)."""
-        from waveglow.vocode import make_generator
 
         self.generator = make_generator(seed)
 
@@ -274,7 +254,7 @@ class Synthesizer:
     # ------------------------------------------------------------------ construction
     def _build_vocoder(self, vocoder: Any, sigma: float, denoise: float, griffin_lim_iters: int):
         if vocoder is None:
-            shipped = default_vocoder_path()
+            shipped = inference.default_vocoder_path()  # through the module: one place to point it elsewhere
             if shipped is None:
                 return GriffinLimVocoder(n_iter=griffin_lim_iters)
             vocoder = shipped
@@ -391,8 +371,6 @@ def _limit_peak(audio: np.ndarray, ceiling: float = 0.999) -> np.ndarray:
 
 
 def _resolve_device(device: Any):
-    from waveglow.vocode import VocodeSetupError, resolve_device
-
     try:
         return resolve_device("auto" if device is None else device)
     except VocodeSetupError as exc:
@@ -405,6 +383,4 @@ def _describe(part: Any) -> str:
 
 
 def _is_waveglow(obj: Any) -> bool:
-    from waveglow.model import WaveGlow
-
     return isinstance(obj, WaveGlow)

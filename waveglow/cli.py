@@ -1,7 +1,9 @@
-"""`waveglow` command line: one module per subcommand under `waveglow/commands/`.
+"""`waveglow` command line, the one composition root (nothing imports it): one module per subcommand under
+`waveglow/commands/`, each defining `add_arguments(parser)` and `run(args) -> int`.
 
-Each command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Modules are imported only when their command runs, so `waveglow info` never imports gradio.
+A command's module is imported only when that command is parsed, so `waveglow --help` and `--version` import no
+torch, and `waveglow info` never imports gradio. Errors derived from `waveglow.common.errors.ToolkitError` end as
+one line and their `exit_code`.
 """
 from __future__ import annotations
 
@@ -9,23 +11,30 @@ import argparse
 import importlib
 import sys
 
-# (command name, module path). Keep sorted by the order users meet them.
-COMMANDS: list[tuple[str, str]] = [
-    ("info", "waveglow.commands.info"),
-    ("convert", "waveglow.commands.convert"),
-    ("export", "waveglow.commands.export"),
-    ("vocode", "waveglow.commands.vocode"),
-    ("tts", "waveglow.commands.tts"),
-    ("demo", "waveglow.commands.demo"),
-    ("train", "waveglow.commands.train"),
-    ("eval-nll", "waveglow.commands.eval_nll"),
-    ("evaluate", "waveglow.commands.evaluate"),
-    ("glow", "waveglow.commands.glow"),
+from waveglow.common.errors import ToolkitError, one_line
+
+# (command name, module path, one-line summary). Keep sorted by the order users meet them.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("info", "waveglow.commands.info", "show a checkpoint's source format, config and parameter count"),
+    ("convert", "waveglow.commands.convert",
+     "convert an NVIDIA / DeepLearningExamples checkpoint to config.json + model.safetensors"),
+    ("export", "waveglow.commands.export",
+     "export a WaveGlow checkpoint's inference to ONNX (for vocode --runtime onnx / onnxruntime)"),
+    ("vocode", "waveglow.commands.vocode",
+     "vocode mel spectrograms (.npy/.npz/.pt files, folders, @lists) to 16-bit WAV files"),
+    ("tts", "waveglow.commands.tts",
+     "synthesise speech from text: Festival or Tacotron2 mels, vocoded by WaveGlow or the Griffin-Lim fallback"),
+    ("demo", "waveglow.commands.demo",
+     "serve the browser demo (text to speech, vocoding, latent space) on a local port"),
+    ("train", "waveglow.commands.train",
+     "train a WaveGlow (checkpoints, TensorBoard, held-out bits per sample; torchrun for several GPUs)"),
+    ("eval-nll", "waveglow.commands.eval_nll",
+     "held-out negative log-likelihood (bits per sample) of whole utterances under a WaveGlow checkpoint"),
+    ("evaluate", "waveglow.commands.evaluate",
+     "DNSMOS / F0 / V-UV / MR-STFT / PESQ / STOI / MCD / WER / bits-per-sample of WaveGlow copy-synthesis on "
+     "held-out clips, vs Griffin-Lim, the recordings and the random-phase floor"),
+    ("glow", "waveglow.commands.glow", "image Glow: train | eval | sample | interpolate | manifold | manipulate"),
 ]
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit status 2."""
 
 
 # Flags of NVIDIA's inference.py / DeepLearningExamples' inference.py that users bring along, and ours for them.
@@ -49,16 +58,37 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _LazySubcommands(argparse._SubParsersAction):
+    """Sub-commands whose module is imported, and its arguments added, only when the command is parsed."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unloaded: dict[str, str] = {}  # command name -> module path
+
+    def load(self, name: str) -> None:
+        module_path = self.unloaded.pop(name, None)
+        if module_path is not None:
+            module = importlib.import_module(module_path)
+            module.add_arguments(self.choices[name])
+            self.choices[name].set_defaults(_module=module)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.load(values[0])  # an unknown name is left to argparse's own message
+        super().__call__(parser, namespace, values, option_string)
+
+
+def build_parser(load_all: bool = False) -> argparse.ArgumentParser:
+    """The `waveglow` parser; `load_all` adds every command's arguments now (else when its command is parsed)."""
     parser = _Parser(prog="waveglow", description="WaveGlow / Glow normalizing-flow toolkit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.register("action", "lazy_parsers", _LazySubcommands)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action="lazy_parsers")
     sub.required = True
-    for name, module_path in COMMANDS:
-        module = importlib.import_module(module_path)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_module=module)
+    for name, module_path, summary in COMMANDS:
+        sub.add_parser(name, help=summary, description=summary)
+        sub.unloaded[name] = module_path
+        if load_all:
+            sub.load(name)
     return parser
 
 
@@ -72,17 +102,12 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data.errors import DataError
-    from waveglow.checkpoint import CheckpointError
-    from waveglow.config import ConfigError
-    from waveglow.safe_loading import one_line
-
     args = build_parser().parse_args(argv)
     try:
         return int(args._module.run(args) or 0)
-    except (UserError, CheckpointError, ConfigError, DataError, FileNotFoundError) as exc:
+    except (ToolkitError, FileNotFoundError) as exc:
         print(f"waveglow {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except OSError as exc:  # a full disk, a lost mount: one line, not a traceback
         print(f"waveglow {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 1

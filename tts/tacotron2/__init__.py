@@ -5,8 +5,8 @@
     model = Tacotron2.from_pretrained("tacotron2_statedict.pt")
     mel, mel_postnet, gate, alignments = model.infer(text_to_sequence("Hello.", ["english_cleaners"]))
 """
-from .config import Tacotron2Config, config_from_state_dict
-from .model import MaxDecoderStepsWarning, Tacotron2, Tacotron2Inference, Tacotron2Output
+from tts.tacotron2.config import Tacotron2Config, config_from_state_dict
+from tts.tacotron2.model import MaxDecoderStepsWarning, Tacotron2, Tacotron2Inference, Tacotron2Output
 
 __all__ = ["Tacotron2", "Tacotron2Config", "Tacotron2Output", "Tacotron2Inference", "MaxDecoderStepsWarning",
            "config_from_state_dict"]

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvNorm, LinearNorm
+from tts.tacotron2.layers import ConvNorm, LinearNorm
 
 
 class LocationLayer(nn.Module):

@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 
-from waveglow.safe_loading import CheckpointError, load_torch_file
+from waveglow.common.errors import CheckpointError
+from waveglow.common.safe_loading import load_torch_file
 
 # DistributedDataParallel (DeepLearningExamples training) prefixes every key with this.
 _DDP_PREFIX = "module."
@@ -35,7 +36,7 @@ def _unwrap(obj: Any, path) -> Mapping:
 def load_state_dict_file(path, map_location: Any = "cpu") -> dict[str, torch.Tensor]:
     """Tensors of a Tacotron2 checkpoint file, keys without any `module.` prefix.
 
-    Loading goes through the loading gate (`waveglow.safe_loading`: nothing in the file is executed, weights must
+    Loading goes through the loading gate (`waveglow.common.safe_loading`: nothing in the file is executed, weights must
     be finite); storages saved on a GPU land on `map_location`. Raises CheckpointError for unreadable files and
     non-tensor entries.
     """

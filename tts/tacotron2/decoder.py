@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import LocationSensitiveAttention
-from .layers import LinearNorm
+from tts.tacotron2.attention import LocationSensitiveAttention
+from tts.tacotron2.layers import LinearNorm
 
 
 class Prenet(nn.Module):

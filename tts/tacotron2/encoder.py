@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .layers import ConvBatchNorm, lengths_to_mask
+from tts.tacotron2.layers import ConvBatchNorm, lengths_to_mask
 
 
 class Encoder(nn.Module):

@@ -8,12 +8,13 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointError, load_state_dict_file
-from .config import MissingKeyError, Tacotron2Config, config_from_state_dict
-from .decoder import Decoder
-from .encoder import Encoder
-from .layers import lengths_to_mask
-from .postnet import Postnet
+from waveglow.common.safe_loading import guard
+from tts.tacotron2.checkpoint import CheckpointError, load_state_dict_file
+from tts.tacotron2.config import MissingKeyError, Tacotron2Config, config_from_state_dict
+from tts.tacotron2.decoder import Decoder
+from tts.tacotron2.encoder import Encoder
+from tts.tacotron2.layers import lengths_to_mask
+from tts.tacotron2.postnet import Postnet
 
 # Teacher forcing and batch inference fill gate logits of padded frames with this (sigmoid = 1: "stopped").
 PADDED_GATE_LOGIT = 1000.0
@@ -227,7 +228,6 @@ class Tacotron2(nn.Module):
         `map_location` when that is a device. Raises CheckpointError (naming the file and the offending key)
         for unreadable files and for tensors that are missing, unexpected or of inconsistent shapes.
         """
-        from waveglow.safe_loading import guard
 
         state_dict = load_state_dict_file(path, map_location=map_location)
         with guard(path, what="not a usable Tacotron2 checkpoint"):

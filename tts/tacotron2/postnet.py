@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBatchNorm
+from tts.tacotron2.layers import ConvBatchNorm
 
 
 class Postnet(nn.Module):

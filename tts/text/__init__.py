@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from .cleaners import CLEANERS, clean_text
-from .cmudict import CMUDict
-from .symbols import ARPABET_PREFIX, PAD, id_to_symbol, symbol_to_id, symbols
+from tts.text.cleaners import CLEANERS, clean_text
+from tts.text.cmudict import CMUDict
+from tts.text.symbols import ARPABET_PREFIX, PAD, id_to_symbol, symbol_to_id, symbols
 
 __all__ = ["text_to_sequence", "sequence_to_text", "symbols", "clean_text", "CLEANERS", "CMUDict"]
 

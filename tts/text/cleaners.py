@@ -14,7 +14,7 @@ from typing import Callable
 
 from unidecode import unidecode
 
-from .numbers import normalize_numbers
+from tts.text.numbers import normalize_numbers
 
 _WHITESPACE = re.compile(r"\s+")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .symbols import ARPABET
+from tts.text.symbols import ARPABET
 
 _VALID_PHONES = frozenset(ARPABET)
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-HELP = "convert an NVIDIA / DeepLearningExamples checkpoint to config.json + model.safetensors"
+from waveglow.common.errors import UserError
+from waveglow.vocoder.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from waveglow.vocoder.model import load_waveglow
 
 
 def add_arguments(parser) -> None:
@@ -15,9 +16,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from waveglow.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_waveglow
-    from waveglow.cli import UserError
-
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory")
@@ -25,7 +23,7 @@ def run(args) -> int:
         raise UserError(f"{out}: already holds a checkpoint (use --overwrite to replace it)")
     model, info = load_waveglow(args.input)
     try:
-        model.save_pretrained(out, dtype=args.dtype)
+        model.save_pretrained(out, dtype=args.dtype, mel=info.mel)
     except OSError as exc:
         raise UserError(f"{out}: cannot write ({exc.strerror or exc})") from None
     print(f"{args.input} ({info.source_format}, {model.num_parameters():,} parameters) -> {out} ({args.dtype})")

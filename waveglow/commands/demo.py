@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HELP = "serve the browser demo (text to speech, vocoding, latent space) on a local port"
+from waveglow.audio.griffin_lim import is_griffin_lim_name
+from waveglow.common.errors import UserError
 
 
 def add_arguments(parser) -> None:
@@ -22,9 +23,6 @@ def add_arguments(parser) -> None:
 
 def _check_paths(args) -> None:
     """A checkpoint named on the command line must exist now, not fail in the page later."""
-    from tts.griffin_lim import is_griffin_lim_name
-    from waveglow.cli import UserError
-
     if args.checkpoint and not is_griffin_lim_name(args.checkpoint) and not Path(args.checkpoint).exists():
         raise UserError(f"--checkpoint {args.checkpoint}: no such file or folder (expected a WaveGlow checkpoint "
                         "or 'griffin-lim')")
@@ -33,8 +31,6 @@ def _check_paths(args) -> None:
 
 
 def run(args) -> int:
-    from waveglow.cli import UserError
-
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be in 1..65535, got {args.port}")
     _check_paths(args)

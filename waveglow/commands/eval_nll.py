@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-
-HELP = "held-out negative log-likelihood (bits per sample) of whole utterances under a WaveGlow checkpoint"
+from waveglow.cli import main as cli_main
+from waveglow.common.errors import UserError
+from waveglow.training.nll import HeldOutSet
+from waveglow.vocoder.loading import load_for_scoring
+from data.ljspeech import read_utterances
+from data.splits import is_held_out
 
 
 def add_arguments(parser) -> None:
@@ -36,12 +40,6 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import torch
-
-    from data.ljspeech import read_utterances
-    from data.splits import is_held_out
-    from waveglow.cli import UserError
-    from waveglow.training.loading import load_for_scoring
-    from waveglow.training.nll import HeldOutSet
 
     loaded = load_for_scoring(args.checkpoint, raw=args.raw_weights)
     model = loaded.model
@@ -77,7 +75,6 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """This command without the `waveglow` front end."""
-    from waveglow.cli import main as cli_main
 
     return cli_main(["eval-nll", *(sys.argv[1:] if argv is None else argv)])
 

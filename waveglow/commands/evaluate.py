@@ -10,9 +10,13 @@ required; without speechmos / onnxruntime the DNSMOS columns are empty, with a n
 from __future__ import annotations
 
 import json
-
-HELP = ("DNSMOS / F0 / V-UV / MR-STFT / PESQ / STOI / MCD / WER / bits-per-sample of WaveGlow copy-synthesis on "
-        "held-out clips, vs Griffin-Lim, the recordings and the random-phase floor")
+from waveglow.common.atomic import atomic_write_text
+from waveglow.common.errors import UserError
+from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
+from waveglow.vocoder.loading import load_for_scoring
+from waveglow.vocoder.config import DEFAULT_SIGMA
+from data.ljspeech import read_utterances
+from data.splits import is_held_out
 
 
 def add_arguments(parser) -> None:
@@ -23,7 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default="results.json", help="results JSON (default: results.json)")
     parser.add_argument("--max-utterances", type=int, default=None,
                         help="evaluate only the first N held-out clips in list order (default: all)")
-    parser.add_argument("--sigma", type=float, default=0.666, help="WaveGlow synthesis sigma (default 0.666)")
+    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                        help="WaveGlow synthesis sigma (default %(default)s)")
     parser.add_argument("--denoise", type=float, default=0.0, help="WaveGlow denoiser strength (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="latent and Griffin-Lim phase seed (default 0)")
     parser.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx word error rate")
@@ -37,9 +42,6 @@ def add_arguments(parser) -> None:
 
 def held_out_utterances(data: str, max_utterances: int | None):
     """The held-out clips of `data` in list order, at most `max_utterances`. Raises UserError if there are none."""
-    from data.ljspeech import read_utterances
-    from data.splits import is_held_out
-    from waveglow.cli import UserError
 
     utterances = [u for u in read_utterances(data) if is_held_out(u.utt_id)]
     if not utterances:
@@ -48,11 +50,6 @@ def held_out_utterances(data: str, max_utterances: int | None):
 
 
 def run(args) -> int:
-    from waveglow.atomic import atomic_write_text
-    from waveglow.cli import UserError
-    from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
-    from waveglow.training.loading import load_for_scoring
-
     if args.max_utterances is not None and args.max_utterances < 1:
         raise UserError(f"--max-utterances must be >= 1, got {args.max_utterances}")
     if args.sigma < 0 or args.denoise < 0 or args.griffin_lim_iters < 1:

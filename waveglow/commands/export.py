@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-HELP = "export a WaveGlow checkpoint's inference to ONNX (for vocode --runtime onnx / onnxruntime)"
+from waveglow.common.errors import UserError
+from waveglow.vocoder.model import load_waveglow
+from waveglow.vocoder.onnx_export import export_onnx
 
 
 def add_arguments(parser) -> None:
@@ -21,10 +22,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from waveglow.checkpoint import load_waveglow
-    from waveglow.cli import UserError
-    from waveglow.onnx_export import export_onnx
-
     out = Path(args.onnx)
     if out.is_dir():
         raise UserError(f"{out}: is a folder (give the .onnx file name)")

@@ -11,14 +11,19 @@ import json
 import sys
 import time
 from pathlib import Path
-
-HELP = "image Glow: train | eval | sample | interpolate | manifold | manipulate"
+from waveglow.common.errors import DataError, UserError
+from waveglow.glow import COUPLINGS, Glow, GlowConfig, PERMUTATIONS
+from waveglow.glow.checkpoint import load_glow, save_glow
+from waveglow.glow.image_grid import save_grid
+from waveglow.glow.latent_ops import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,
+                                      unflatten_latents)
+from waveglow.glow.sample_check import NearestClassMean, accuracy, train_small_convnet
+from waveglow.glow.training import evaluate_bpd, train_glow
+from data.images import DATASETS, load_image_dataset, to_unit
 
 
 # ---- arguments ---------------------------------------------------------------------------------------------------
 def _add_data_arguments(p: argparse.ArgumentParser, required: bool) -> None:
-    from data.images import DATASETS
-
     g = p.add_argument_group("data" if required else "data (default: the checkpoint's)")
     g.add_argument("--data", choices=DATASETS, default="digits" if required else None,
                    help="image data set (default: %(default)s)")
@@ -43,8 +48,6 @@ def _add_output_argument(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from waveglow.glow import COUPLINGS, PERMUTATIONS
-
     sub = parser.add_subparsers(dest="glow_command", metavar="ACTION")
     sub.required = True
 
@@ -136,14 +139,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from data.errors import DataError
-
     torch.set_num_threads(max(1, args.threads))
     try:
         return int(args._action(args) or 0)
     except DataError as exc:
-        from waveglow.cli import UserError
-
         raise UserError(str(exc)) from exc
 
 
@@ -156,8 +155,6 @@ def _data_options(args: argparse.Namespace, saved: dict | None = None) -> dict:
             options.update(image_size=args.image_size, grayscale=args.grayscale)
         return options
     if not saved:
-        from waveglow.cli import UserError
-
         raise UserError("this checkpoint records no data set; pass --data")
     return saved
 
@@ -165,8 +162,6 @@ def _data_options(args: argparse.Namespace, saved: dict | None = None) -> dict:
 def _load_images(options: dict):
     """(dataset, train images, train labels, test images, test labels) as torch tensors in [0, 1]."""
     import torch
-
-    from data.images import load_image_dataset, to_unit
 
     ds = load_image_dataset(options["name"], options.get("root"), options.get("n_bits"),
                             options.get("image_size", 32), options.get("grayscale", False))
@@ -176,8 +171,6 @@ def _load_images(options: dict):
 
 
 def _load_checkpoint(args):
-    from waveglow.glow.checkpoint import load_glow
-
     return load_glow(args.checkpoint)
 
 
@@ -189,8 +182,6 @@ def _upscale(args, model) -> int:
 
 
 def _check_indices(indices, count: int, what: str) -> None:
-    from waveglow.cli import UserError
-
     bad = [i for i in indices if not 0 <= i < count]
     if bad:
         raise UserError(f"{what} index {bad[0]} out of range 0..{count - 1}")
@@ -198,7 +189,6 @@ def _check_indices(indices, count: int, what: str) -> None:
 
 def _checked_dataset(model, options):
     """Load the data and make sure it fits the model (shape and number of levels)."""
-    from waveglow.cli import UserError
 
     data = _load_images(options)
     ds = data[0]
@@ -209,8 +199,6 @@ def _checked_dataset(model, options):
 
 
 def _write(path, images, nrow, upscale) -> None:
-    from waveglow.glow.image_grid import save_grid
-
     save_grid(images, path, nrow=nrow, upscale=upscale)
     print(f"wrote {path}")
 
@@ -218,11 +206,6 @@ def _write(path, images, nrow, upscale) -> None:
 # ---- actions -----------------------------------------------------------------------------------------------------
 def _train(args) -> int:
     import torch
-
-    from waveglow.cli import UserError
-    from waveglow.glow import Glow, GlowConfig
-    from waveglow.glow.checkpoint import save_glow
-    from waveglow.glow.training import evaluate_bpd, train_glow
 
     options = _data_options(args)
     ds, x_train, y_train, x_test, y_test = _load_images(options)
@@ -281,8 +264,6 @@ def vars_for_json(args) -> dict:
 
 
 def _eval(args) -> int:
-    from waveglow.glow.training import evaluate_bpd
-
     model, saved = _load_checkpoint(args)
     _, x_train, y_train, x_test, y_test = _checked_dataset(model, _data_options(args, saved.get("data")))
     if args.max_test:
@@ -306,9 +287,6 @@ def _judge_samples(args, model, x_train, y_train, x_test, y_test) -> dict:
     """Accuracy of classifiers fitted on real training images, on real test images and on class-conditional
     samples (N per class at the given temperature); chance is 1 / n_classes."""
     import torch
-
-    from waveglow.cli import UserError
-    from waveglow.glow.sample_check import NearestClassMean, accuracy, train_small_convnet
 
     n_classes = model.config.n_classes
     if not n_classes:
@@ -335,8 +313,6 @@ def _judge_samples(args, model, x_train, y_train, x_test, y_test) -> dict:
 def _sample(args) -> int:
     import torch
 
-    from waveglow.cli import UserError
-
     model, _ = _load_checkpoint(args)
     n_classes = model.config.n_classes
     if (args.label is not None or args.per_class) and not n_classes:
@@ -358,22 +334,15 @@ def _sample(args) -> int:
 
 
 def _encode_flat(model, images):
-    from waveglow.glow.latent_ops import flatten_latents
-
     return flatten_latents(model.encode(images))
 
 
 def _decode_flat(model, flat):
-    from waveglow.glow.latent_ops import unflatten_latents
-
     return model.decode(unflatten_latents(flat, model.latent_shapes))
 
 
 def _interpolate(args) -> int:
     import torch
-
-    from waveglow.cli import UserError
-    from waveglow.glow.latent_ops import interpolate
 
     model, saved = _load_checkpoint(args)
     _, _, _, x_test, _ = _checked_dataset(model, _data_options(args, saved.get("data")))
@@ -393,8 +362,6 @@ def _interpolate(args) -> int:
 
 
 def _manifold(args) -> int:
-    from waveglow.glow.latent_ops import manifold
-
     model, saved = _load_checkpoint(args)
     _, _, _, x_test, _ = _checked_dataset(model, _data_options(args, saved.get("data")))
     _check_indices(args.indices, len(x_test), "test image")
@@ -420,9 +387,6 @@ def ink_subsets(images, fraction: float = 1 / 3):
 
 def _manipulate(args) -> int:
     import torch
-
-    from waveglow.cli import UserError
-    from waveglow.glow.latent_ops import attribute_direction, manipulate
 
     model, saved = _load_checkpoint(args)
     ds, x_train, y_train, x_test, _ = _checked_dataset(model, _data_options(args, saved.get("data")))
@@ -456,6 +420,8 @@ def _manipulate(args) -> int:
 
 
 if __name__ == "__main__":  # python -m waveglow.commands.glow ...
-    _parser = argparse.ArgumentParser(prog="waveglow glow", description=HELP)
+    from waveglow.cli import COMMANDS
+
+    _parser = argparse.ArgumentParser(prog="waveglow glow", description=dict((c[0], c[2]) for c in COMMANDS)["glow"])
     add_arguments(_parser)
     sys.exit(run(_parser.parse_args()))

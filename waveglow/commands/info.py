@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import json
-
-HELP = "show a checkpoint's source format, config and parameter count"
+from waveglow.vocoder.model import load_waveglow
 
 
 def add_arguments(parser) -> None:
@@ -12,8 +11,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from waveglow.checkpoint import load_waveglow
-
     model, info = load_waveglow(args.checkpoint)
     report = {
         "path": info.path,

@@ -11,8 +11,11 @@ import dataclasses
 import signal
 import sys
 from pathlib import Path
+from waveglow.cli import main as cli_main
+from waveglow.common.errors import UserError
+from waveglow.training import DistributedContext, Trainer, TrainingConfig, TrainingDiverged
+from waveglow.vocoder.run_checkpoints import CheckpointStore, load_training_checkpoint
 
-HELP = "train a WaveGlow (checkpoints, TensorBoard, held-out bits per sample; torchrun for several GPUs)"
 
 # train fields that never change the numbers a step computes (bookkeeping; checkpointing is bit-identical)
 _RESULT_NEUTRAL = {"iterations", "checkpoint_every", "keep_checkpoints", "eval_every", "log_every",
@@ -94,8 +97,6 @@ def _loss_overrides(config, args):
 
 def _resolve_config(args, checkpoint_config):
     """The config to train with: --config, else the checkpoint's; overrides applied; differences reported."""
-    from waveglow.cli import UserError
-    from waveglow.training import TrainingConfig
 
     config = TrainingConfig.from_json(args.config) if args.config else checkpoint_config
     if config is None:
@@ -126,10 +127,6 @@ def _install_stop_handlers(trainer) -> None:
 
 def run(args) -> int:
     import torch
-
-    from waveglow.cli import UserError
-    from waveglow.training import DistributedContext, Trainer, TrainingConfig, TrainingDiverged
-    from waveglow.training.checkpoints import CheckpointStore, load_training_checkpoint
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -184,7 +181,6 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """This command without the `waveglow` front end (e.g. `torchrun -m waveglow.commands.train ...`)."""
-    from waveglow.cli import main as cli_main
 
     return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
 

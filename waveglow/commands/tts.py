@@ -10,10 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+from waveglow.common.errors import UserError
+from waveglow.common.precision import CHOICES as PRECISION_CHOICES
+from tts.festival import FrontendError
 from tts.limits import MAX_TEXT_CHARS
-from waveglow.precision import CHOICES as PRECISION_CHOICES
-
-HELP = "synthesise speech from text: Festival or Tacotron2 mels, vocoded by WaveGlow or the Griffin-Lim fallback"
+from waveglow.vocoder.config import DEFAULT_SIGMA
+from tts import pipeline
+from tts.pipeline import SynthesisError, write_wav_atomic
 
 
 def add_arguments(parser) -> None:
@@ -29,7 +32,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", metavar="WAVEGLOW|griffin-lim",
                         help="WaveGlow checkpoint, or 'griffin-lim' (default: the shipped WaveGlow if this "
                              "installation has one, else the Griffin-Lim fallback)")
-    parser.add_argument("--sigma", type=float, default=0.666, help="WaveGlow latent scale (default 0.666)")
+    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                        help="WaveGlow latent scale (default %(default)s)")
     parser.add_argument("--denoise", type=float, default=0.0,
                         help="WaveGlow denoiser strength, e.g. 0.01-0.1 (default 0: off)")
     parser.add_argument("--seed", type=int, help="seed for reproducible output (Tacotron2 dropout, WaveGlow noise)")
@@ -49,7 +53,6 @@ def add_arguments(parser) -> None:
 
 def read_text(args) -> str:
     """The text to speak, from the argument, --text-file or -i (exactly one of them)."""
-    from waveglow.cli import UserError
 
     given = [x for x in (args.text, args.text_file, args.phrases) if x is not None]
     if len(given) != 1:
@@ -68,19 +71,16 @@ def read_text(args) -> str:
 
 
 def run(args) -> int:
-    from tts.festival import FrontendError
-    from tts.pipeline import SynthesisError, Synthesizer, write_wav_atomic
-    from waveglow.cli import UserError
-
     text = read_text(args)
     # This command prints the front end and vocoder labels itself; without a handler of our own, logging would
     # print the fallback warning a second time on stderr.
     logging.getLogger("tts").addHandler(logging.NullHandler())
     try:
-        synth = Synthesizer(frontend=args.frontend, vocoder=args.checkpoint, denoise=args.denoise, sigma=args.sigma,
-                            tacotron2=args.tacotron2, device=args.device, prenet_dropout=args.prenet_dropout,
-                            pause_seconds=args.pause, max_chars=args.max_chars, seed=args.seed,
-                            griffin_lim_iters=args.griffin_lim_iters, precision=args.precision)
+        synth = pipeline.Synthesizer(frontend=args.frontend, vocoder=args.checkpoint, denoise=args.denoise,
+                                     sigma=args.sigma, tacotron2=args.tacotron2, device=args.device,
+                                     prenet_dropout=args.prenet_dropout, pause_seconds=args.pause,
+                                     max_chars=args.max_chars, seed=args.seed,
+                                     griffin_lim_iters=args.griffin_lim_iters, precision=args.precision)
         print(synth.frontend_label)
         print(synth.vocoder_label)
         if args.phrases is not None:
@@ -89,8 +89,6 @@ def run(args) -> int:
         audio, rate = synth.synthesize(text)
         seconds = time.perf_counter() - started
         path = write_wav_atomic(args.output, audio, rate)
-    except (SynthesisError, FrontendError) as exc:
-        raise UserError(str(exc)) from None
     except FileNotFoundError:
         raise  # the command line reports it as one line already
     except OSError as exc:
@@ -104,9 +102,6 @@ def _speak_phrases(synth, text: str, out: Path) -> int:
     """One wav per non-empty line of `text` into `out` (0001.wav, ...); failures reported, the rest go on."""
     from tqdm import tqdm
 
-    from tts.festival import FrontendError
-    from tts.pipeline import SynthesisError, write_wav_atomic
-    from waveglow.cli import UserError
 
     lines = [line.strip() for line in text.splitlines()]
     numbered = [(i, line) for i, line in enumerate(lines, 1) if line]

@@ -13,9 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from waveglow.precision import CHOICES as PRECISION_CHOICES
-
-HELP = "vocode mel spectrograms (.npy/.npz/.pt files, folders, @lists) to 16-bit WAV files"
+from waveglow.audio.mel_adapter import (load_format_params, load_stats, make_convention,
+                                        vocoder_filterbank)
+from waveglow.audio.mel_files import collect_mel_files
+from waveglow.common.errors import UserError
+from waveglow.common.precision import CHOICES as PRECISION_CHOICES
+from waveglow.vocoder.config import DEFAULT_SIGMA
+from waveglow.vocoder.inference import choose_vocoder
+from waveglow.vocoder.onnx_export import load_onnx_vocoder
+from waveglow.vocoder.vocode_files import MelToWavJob, VocodeOptions
 
 
 def add_arguments(parser) -> None:
@@ -28,7 +34,8 @@ def add_arguments(parser) -> None:
                              "'griffin-lim' (default: the built-in voice in waveglow/assets/waveglow_default if this "
                              "installation has one, else the Griffin-Lim fallback, which reads Tacotron2's 80-mel "
                              "22050 Hz mels)")
-    parser.add_argument("--sigma", type=float, default=0.666, help="latent standard deviation (default 0.666)")
+    parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                        help="latent standard deviation (default %(default)s)")
     parser.add_argument("--denoise", type=float, default=0.0, metavar="STRENGTH",
                         help="denoiser strength, 0 = off (NVIDIA's examples use 0.01 to 0.1)")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
@@ -65,8 +72,6 @@ def add_arguments(parser) -> None:
 
 
 def _check_options(args) -> None:
-    from waveglow.cli import UserError
-
     if args.sigma < 0:
         raise UserError(f"--sigma must be >= 0, got {args.sigma}")
     if args.denoise < 0:
@@ -88,7 +93,6 @@ def _check_options(args) -> None:
 
 def _prepare_output_dir(out: Path) -> None:
     """Create OUT_DIR and prove it writable now, rather than failing on every file later."""
-    from waveglow.cli import UserError
 
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: output folder exists and is not a folder")
@@ -101,25 +105,19 @@ def _prepare_output_dir(out: Path) -> None:
 
 
 def _format_options(args, config):
-    """(params, stats) for the mel adapter, validated once by building the convention."""
-    from tts.mel_adapter import (MelFormatError, load_format_params, load_stats, make_convention,
-                                 vocoder_filterbank)
-    from waveglow.cli import UserError
-
-    try:
-        params = load_format_params(args.mel_config) if args.mel_config else None
-        stats = load_stats(args.mel_stats) if args.mel_stats else None
-        if args.mel_format != "auto":
-            target = vocoder_filterbank(config.n_mel_channels, config.sampling_rate, config.hop_length)
-            make_convention(args.mel_format, target, params=params, stats=stats)
-    except MelFormatError as exc:
-        raise UserError(str(exc)) from None
+    """(params, stats) for the mel adapter, validated once by building the convention (MelFormatError: a
+    ToolkitError, reported by the command line as one line)."""
+    params = load_format_params(args.mel_config) if args.mel_config else None
+    stats = load_stats(args.mel_stats) if args.mel_stats else None
+    if args.mel_format != "auto":
+        target = vocoder_filterbank(config.n_mel_channels, config.sampling_rate, config.hop_length)
+        make_convention(args.mel_format, target, params=params, stats=stats)
     return params, stats
 
 
 def _ignored_by_griffin_lim(args) -> list[str]:
     """The WaveGlow-only options given with values that Griffin-Lim does not use."""
-    given = {"--sigma": args.sigma != 0.666, "--denoise": args.denoise > 0, "--chunk-frames": args.chunk_frames,
+    given = {"--sigma": args.sigma != DEFAULT_SIGMA, "--denoise": args.denoise > 0, "--chunk-frames": args.chunk_frames,
              "--overlap-frames": args.overlap_frames is not None,
              "--precision": args.precision not in ("auto", "fp32")}  # Griffin-Lim runs in fp32
     return [flag for flag, used in given.items() if used]
@@ -128,31 +126,21 @@ def _ignored_by_griffin_lim(args) -> list[str]:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from waveglow.cli import UserError
-    from waveglow.mel_files import collect_mel_files
-    from waveglow.vocode import VocodeSetupError, choose_vocoder
-    from waveglow.vocode_files import MelToWavJob, VocodeOptions
-
     _check_options(args)
     if args.runtime == "onnx" and args.checkpoint is None:
         raise UserError("--runtime onnx needs --checkpoint MODEL.onnx (written by `waveglow export CKPT --onnx "
                         "MODEL.onnx`)")
     # This command prints which vocoder speaks itself; without a handler of our own, logging's last resort would
     # print the fallback warning a second time on stderr.
-    vocode_log = logging.getLogger("waveglow.vocode")
+    vocode_log = logging.getLogger("waveglow.vocoder.inference")
     if not any(isinstance(h, logging.NullHandler) for h in vocode_log.handlers):
         vocode_log.addHandler(logging.NullHandler())
     out = Path(args.output_dir)
     _prepare_output_dir(out)
-    try:
-        if args.runtime == "onnx":
-            from waveglow.onnx_export import load_onnx_vocoder
-
-            vocoder = load_onnx_vocoder(args.checkpoint, args.device, args.precision)
-        else:
-            vocoder = choose_vocoder(args.checkpoint, args.device, args.precision, args.griffin_lim_iters)
-    except VocodeSetupError as exc:
-        raise UserError(str(exc)) from None
+    if args.runtime == "onnx":
+        vocoder = load_onnx_vocoder(args.checkpoint, args.device, args.precision)
+    else:
+        vocoder = choose_vocoder(args.checkpoint, args.device, args.precision, args.griffin_lim_iters)
     # which vocoder speaks, first (the fallback's own warning goes to the log, for Python callers)
     print(f"vocoder: {vocoder.describe()}", flush=True)
     ignored = _ignored_by_griffin_lim(args) if vocoder.is_fallback else []
@@ -187,8 +175,6 @@ def run(args) -> int:
 
     try:
         results = job.run(collected.files, on_result)
-    except VocodeSetupError as exc:
-        raise UserError(str(exc)) from None
     finally:
         bar.close()
     elapsed = time.perf_counter() - started

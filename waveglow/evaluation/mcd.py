@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import torch
+from waveglow.audio.features import MelSpectrogram
 
 N_FFT = 1024
 HOP_LENGTH = 256
@@ -37,8 +38,6 @@ _ANALYSERS: dict[int, torch.nn.Module] = {}
 
 def _log_mel_analyser(rate: int):
     if rate not in _ANALYSERS:
-        from waveglow.audio import MelSpectrogram
-
         _ANALYSERS[rate] = MelSpectrogram(sampling_rate=rate, n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=N_FFT,
                                           n_mels=N_MELS, fmin=0.0, fmax=min(FMAX_HZ, rate / 2),
                                           stft_backend="torch")

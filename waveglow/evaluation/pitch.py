@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..excitation import FMAX_HZ, FMIN_HZ, FRAME_SECONDS, HOP_SECONDS, f0_track
-from .quality import MetricError
+from waveglow.audio.excitation import FMAX_HZ, FMIN_HZ, FRAME_SECONDS, HOP_SECONDS, f0_track
+from waveglow.evaluation.quality import MetricError
 
 __all__ = ["PITCH_ANALYSIS", "f0_track", "pitch_errors"]
 

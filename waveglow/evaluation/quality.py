@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from waveglow.audio.features import resample_audio
 
 PESQ_RATE = 16000  # Hz: the only rate P.862.2 wideband is defined at
 PESQ_METHOD = "pesq package, mode 'wb' (P.862.2), signals resampled to 16 kHz by scipy.signal.resample_poly (Kaiser)"
@@ -30,8 +31,6 @@ def _aligned(reference: np.ndarray, degraded: np.ndarray) -> tuple[np.ndarray, n
 def pesq_wideband(reference: np.ndarray, degraded: np.ndarray, rate: int) -> float:
     """PESQ-WB MOS-LQO of `degraded` against `reference` (float audio at `rate` Hz). Raises MetricError."""
     import pesq
-
-    from waveglow.audio import resample_audio
 
     reference, degraded = _aligned(reference, degraded)
     if rate != PESQ_RATE:
@@ -97,7 +96,6 @@ def _dnsmos():
 def dnsmos_scores(audio: np.ndarray, rate: int) -> dict[str, float]:
     """Non-intrusive DNSMOS of float audio [T] at `rate` Hz: {dnsmos_p808, dnsmos_sig, dnsmos_bak, dnsmos_ovrl},
     each a MOS on 1..5. Raises MetricError if speechmos / onnxruntime are missing or the audio is silent."""
-    from waveglow.audio import resample_audio
 
     try:
         scorer = _dnsmos()

@@ -27,9 +27,14 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from waveglow.audio.griffin_lim import GriffinLimVocoder
+from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
+from waveglow.evaluation import mcd, pitch, quality, wer
+from waveglow.training.nll import HeldOutSet
+from waveglow.vocoder.inference import get_vocoder, make_generator
+from waveglow.vocoder.config import DEFAULT_SIGMA
 from data.ljspeech import Utterance
 
-from . import mcd, pitch, quality, wer
 
 ROWS = ("waveglow", "griffin_lim", "real", "floor")
 ROW_TITLES = {"waveglow": "WaveGlow", "griffin_lim": "Griffin-Lim", "real": "real recordings",
@@ -45,7 +50,7 @@ _STFT_DISTANCES: dict[tuple[int, float | None], torch.nn.Module] = {}
 class EvaluationSettings:
     """What `evaluate` does; stored in the results file. sigma / denoise / seed: WaveGlow synthesis."""
 
-    sigma: float = 0.666
+    sigma: float = DEFAULT_SIGMA
     denoise: float = 0.0
     seed: int = 0
     griffin_lim_iters: int = 60
@@ -59,8 +64,6 @@ def stft_distance(reference: np.ndarray, audio: np.ndarray, rate: int, max_hz: f
     (None: full band); 0 for identical signals."""
     key = (rate, max_hz)
     if key not in _STFT_DISTANCES:
-        from waveglow.stft_distance import MultiResolutionSTFTDistance
-
         _STFT_DISTANCES[key] = MultiResolutionSTFTDistance(sampling_rate=rate, max_hz=max_hz)
     n = min(len(reference), len(audio))
     with torch.no_grad():
@@ -131,11 +134,8 @@ def summarise(utterances: list[dict], bits_per_sample: float) -> dict:
 
 def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettings,
              log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict:
-    """Score `loaded` (a waveglow.training.loading.LoadedModel) on `utterances` (already the held-out ones).
+    """Score `loaded` (a waveglow.vocoder.loading.LoadedModel) on `utterances` (already the held-out ones).
     Returns the results dictionary written by `waveglow evaluate` (JSON-ready: missing values are None)."""
-    from tts.griffin_lim import GriffinLimVocoder
-    from waveglow.training.nll import HeldOutSet
-    from waveglow.vocode import get_vocoder, make_generator
 
     mel = loaded.mel_spectrogram()
     nll_sigma = loaded.train_sigma or 1.0

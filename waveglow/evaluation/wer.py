@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from waveglow.audio.features import resample_audio
+from tts.text.numbers import normalize_numbers
 
 RECOGNISER_RATE = 16000  # Hz: PocketSphinx's US English model is trained on 16 kHz speech
 
 
 def normalize_words(text: str) -> list[str]:
     """Lowercased words with numbers spelled out, hyphens split and punctuation (but in-word ') removed."""
-    from tts.text.numbers import normalize_numbers
 
     text = normalize_numbers(text.lower())
     text = re.sub(r"[-\u2013\u2014/]", " ", text)
@@ -64,7 +65,6 @@ class Recognizer:
 
     def transcribe(self, audio: np.ndarray, rate: int) -> str:
         """float audio [T] in [-1, 1] at `rate` Hz -> recognised text (lowercase words, may be empty)."""
-        from waveglow.audio import resample_audio
 
         audio = resample_audio(audio, rate, RECOGNISER_RATE) if rate != RECOGNISER_RATE else audio
         pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()

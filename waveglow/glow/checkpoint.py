@@ -1,7 +1,7 @@
 """Glow checkpoints: a directory with config.json (model config + metadata) and model.safetensors.
 
 Nothing is unpickled on load: safetensors holds raw tensors only and JSON holds the config, both read through the
-loading gate (`waveglow.safe_loading`: regular files only, size-capped, config in range, weights finite). Both files
+loading gate (`waveglow.common.safe_loading`: regular files only, size-capped, config in range, weights finite). Both files
 are written atomically (temporary file + rename), weights first, so a config.json never points at missing weights.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
-from ..safe_loading import file_size, guard, load_safetensors, read_json
-from ..safe_pickle import CheckpointError
-from ..atomic import atomic_write_bytes
-from .config import GlowConfig
-from .model import Glow
+from waveglow.common.atomic import atomic_write_bytes
+from waveglow.common.errors import CheckpointError
+from waveglow.common.safe_loading import file_size, guard, load_safetensors, read_json
+from waveglow.glow.config import GlowConfig
+from waveglow.glow.model import Glow
 
 FORMAT = "waveglow-toolkit-glow"
 CONFIG_FILE = "config.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from .permutation import PERMUTATIONS
+from waveglow.glow.permutation import PERMUTATIONS
 
 COUPLINGS = ("additive", "affine")
 

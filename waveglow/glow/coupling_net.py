@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..actnorm import ActNorm
-from .zero_conv import ZeroConv2d
+from waveglow.flows.actnorm import ActNorm
+from waveglow.glow.zero_conv import ZeroConv2d
 
 
 class CouplingNet(nn.Module):

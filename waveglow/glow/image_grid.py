@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_write_bytes
+from waveglow.common.atomic import atomic_write_bytes
 
 
 def make_grid(images: torch.Tensor | np.ndarray, nrow: int, padding: int = 1, pad_value: float = 1.0,

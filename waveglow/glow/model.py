@@ -7,17 +7,17 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
-from ..actnorm import ActNorm
-from ..coupling import AffineCoupling
-from ..flow import FlowSequential, zero_logdet
-from ..squeeze import Squeeze2d
-from .config import GlowConfig
-from .coupling_net import CouplingNet
-from .dequantize import bits_per_dim_from_log_density, dequantize, to_image
-from .logit import LogitTransform
-from .permutation import make_permutation
-from .split import Split
-from .top_prior import TopPrior
+from waveglow.flows.actnorm import ActNorm
+from waveglow.flows.coupling import AffineCoupling
+from waveglow.flows.flow import FlowSequential, zero_logdet
+from waveglow.flows.squeeze import Squeeze2d
+from waveglow.glow.config import GlowConfig
+from waveglow.glow.coupling_net import CouplingNet
+from waveglow.glow.dequantize import bits_per_dim_from_log_density, dequantize, to_image
+from waveglow.glow.logit import LogitTransform
+from waveglow.glow.permutation import make_permutation
+from waveglow.glow.split import Split
+from waveglow.glow.top_prior import TopPrior
 
 
 class GlowOutput(NamedTuple):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..flow import zero_logdet
-from ..invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
+from waveglow.flows.flow import zero_logdet
+from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
 
 PERMUTATIONS = ("reverse", "shuffle", "conv1x1", "lu")
 

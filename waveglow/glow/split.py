@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..squeeze import split_channels
-from .gaussian import gaussian_log_prob, gaussian_sample
-from .zero_conv import ZeroConv2d
+from waveglow.flows.gaussian import gaussian_log_prob, gaussian_sample
+from waveglow.flows.squeeze import split_channels
+from waveglow.glow.zero_conv import ZeroConv2d
 
 
 class Split(nn.Module):

@@ -6,8 +6,8 @@ import math
 import torch
 from torch import nn
 
-from .gaussian import gaussian_log_prob, gaussian_sample
-from .zero_conv import ZeroLinear
+from waveglow.flows.gaussian import gaussian_log_prob, gaussian_sample
+from waveglow.glow.zero_conv import ZeroLinear
 
 
 class TopPrior(nn.Module):

@@ -8,7 +8,7 @@ from typing import Callable
 
 import torch
 
-from .model import Glow
+from waveglow.glow.model import Glow
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from data.errors import DataError
+from waveglow.common.errors import DataError
 from data.ljspeech import Utterance, read_utterances
 from data.splits import is_held_out
 

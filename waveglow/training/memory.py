@@ -12,9 +12,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from waveglow.flow import zero_logdet
-from waveglow.model import WaveGlow
-from waveglow.squeeze import group_samples
+from waveglow.vocoder.model import WaveGlow
 
 
 class WaveGlowForTraining(nn.Module):
@@ -42,26 +40,10 @@ class WaveGlowForTraining(nn.Module):
         sample = self.waveglow.reverse(mel, reverse_z, reverse_sigma, excitation)[:, : audio.shape[-1]]
         return (*out, sample)
 
-    def _flow(self, k: int, x: torch.Tensor, cond: torch.Tensor):
-        x, conv_logdet = self.waveglow.convinv[k](x)
-        x, coupling_logdet = self.waveglow.couplings[k](x, cond)
-        return x, conv_logdet, coupling_logdet
+    def _checkpointed_step(self, k: int, x: torch.Tensor, cond: torch.Tensor):
+        # No RNG inside a flow, so the RNG state need not be stashed for the recomputation.
+        return checkpoint(self.waveglow.flow_step, k, x, cond, use_reentrant=False, preserve_rng_state=False)
 
     def _checkpointed_forward(self, audio: torch.Tensor, mel: torch.Tensor, excitation: torch.Tensor | None):
-        # Mirrors WaveGlow.forward (early outputs, logdet order) with each flow as one checkpointed segment.
-        wg, config = self.waveglow, self.waveglow.config
-        cond = wg.condition(mel, audio.shape[-1], excitation)
-        mean = wg.source_mean(cond, excitation, audio.shape[-1])
-        x = group_samples(audio if mean is None else audio - mean, config.n_group)
-        logdet = zero_logdet(x)
-        early = []
-        for k in range(config.n_flows):
-            if config.is_early_output(k):
-                early.append(x[:, : config.n_early_size])
-                x = x[:, config.n_early_size:]
-            # No RNG inside a flow, so the RNG state need not be stashed for the recomputation.
-            x, conv_logdet, coupling_logdet = checkpoint(self._flow, k, x, cond, use_reentrant=False,
-                                                         preserve_rng_state=False)
-            logdet = logdet + conv_logdet + coupling_logdet  # same summation order as WaveGlow.forward
-        early.append(x)
-        return torch.cat(early, 1), logdet
+        """WaveGlow.forward itself (early outputs, logdet order), each flow one checkpointed segment."""
+        return self.waveglow(audio, mel, excitation, step=self._checkpointed_step)

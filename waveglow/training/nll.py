@@ -22,9 +22,9 @@ from typing import Sequence
 
 import torch
 
+from waveglow.audio.features import MelSpectrogram, load_wav
+from waveglow.vocoder.model import WaveGlow
 from data.ljspeech import Utterance
-from waveglow.audio import MelSpectrogram, load_wav
-from waveglow.model import WaveGlow
 
 INT16_BIN_BITS = 15.0  # -log2(2^-15): the width of one int16 step in [-1, 1] scaling
 

@@ -5,7 +5,7 @@ import contextlib
 
 import torch
 
-from waveglow.config import ConfigError
+from waveglow.common.errors import ConfigError
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from .config import ScheduleConfig
+from waveglow.vocoder.run_config import ScheduleConfig
 
 
 def lr_factor(iteration: int, schedule: ScheduleConfig, base_lr: float) -> float:

@@ -27,28 +27,26 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
+from waveglow.common.atomic import atomic_write
+from waveglow.common.errors import ConfigError, DataError
+from waveglow.common.safe_loading import guard
+from waveglow.training.adversarial import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
+from waveglow.training.averaging import WeightAverage
+from waveglow.training.data import RunData
+from waveglow.training.distributed import DistributedContext
+from waveglow.training.memory import WaveGlowForTraining
+from waveglow.training.nll import HeldOutSet
+from waveglow.training.precision import Precision
+from waveglow.training.rng import capture_rng_state, restore_rng_state, seed_everything
+from waveglow.training.sampler import ResumableDistributedSampler
+from waveglow.training.schedule import build_scheduler
+from waveglow.vocoder.loading import LoadedModel, load_for_scoring
+from waveglow.vocoder.model import WaveGlow
+from waveglow.vocoder.run_checkpoints import CheckpointStore, load_training_checkpoint
+from waveglow.vocoder.run_config import TrainingConfig
 from data.dataset import AudioMelDataset
-from data.errors import DataError
-from waveglow.model import WaveGlow
-from waveglow.stft_distance import MultiResolutionSTFTDistance
 
-from waveglow.atomic import atomic_write
-from waveglow.config import ConfigError
-from waveglow.safe_loading import guard
-
-from .adversarial import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
-from .averaging import WeightAverage
-from .checkpoints import CheckpointStore, load_training_checkpoint
-from .config import TrainingConfig
-from .data import RunData
-from .distributed import DistributedContext
-from .loading import LoadedModel, load_for_scoring
-from .memory import WaveGlowForTraining
-from .nll import HeldOutSet
-from .precision import Precision
-from .rng import capture_rng_state, restore_rng_state, seed_everything
-from .sampler import ResumableDistributedSampler
-from .schedule import build_scheduler
 
 LN2 = math.log(2)
 
@@ -286,7 +284,8 @@ class Trainer:
         """`inference_model`, weight norm folded into plain weights, saved in our inference format to RUN_DIR/final/."""
         plain = WaveGlow(self.config.model).apply_weight_norm()
         plain.load_state_dict({k: v.detach().cpu() for k, v in self.inference_model.state_dict().items()})
-        return plain.remove_weight_norm().save_pretrained(self.run_dir / "final")
+        mel = self.config.data.mel_config(self.config.model.n_mel_channels)
+        return plain.remove_weight_norm().save_pretrained(self.run_dir / "final", mel=mel)
 
     # ---- logging --------------------------------------------------------------------------------------------------
     @property

@@ -12,6 +12,7 @@ import torch
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 CHOICES = ("auto", *PRECISIONS)
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 _warned: set[str] = set()
 
@@ -25,6 +26,16 @@ def native_bf16(device: torch.device | str) -> bool:
         probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
         return any(probe() for probe in probes if probe is not None)
     return False
+
+
+def network_dtype(precision: str | None) -> torch.dtype | None:
+    """'fp32' | 'bf16' | 'fp16' (None: fp32) -> the dtype coupling networks run in; None for fp32 (their input's).
+    Passed down as an argument (`AffineCoupling(..., network_dtype=)`): no layer stores it."""
+    if precision is None or precision == "fp32":
+        return None
+    if precision not in DTYPES:
+        raise ValueError(f"precision must be one of {sorted(DTYPES)}, got {precision!r}")
+    return DTYPES[precision]
 
 
 def resolve_precision(precision: str, device: torch.device | str) -> str:

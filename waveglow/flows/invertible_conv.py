@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .flow import zero_logdet
+from waveglow.flows.flow import zero_logdet
 
 
 def random_rotation(channels: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import json
 import math
 import os
 import stat
@@ -32,10 +33,11 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .safe_pickle import CheckpointError, PickledObject, RestrictedUnpickler, StorageType
+from waveglow.common.errors import CheckpointError, one_line
+from waveglow.common.safe_pickle import PickledObject, RestrictedUnpickler, StorageType
 
 __all__ = ["CheckpointError", "one_line", "open_regular", "load_torch_file", "load_npy", "load_npz", "load_safetensors",
-           "read_json", "check_finite", "check_waveglow_config", "guard", "MAX_EXPANSION"]
+           "read_json", "read_json_object", "check_finite", "check_waveglow_config", "guard", "MAX_EXPANSION"]
 
 MAX_EXPANSION = 4  # a zip's entries may expand to at most this many times the file's size (torch stores: 1x)
 MAX_ZIP_ENTRIES = 65536
@@ -65,11 +67,6 @@ def guard(path, error: type[Exception] = CheckpointError, what: str = "not a rea
     except FILE_ERRORS as exc:
         message = str(exc).splitlines()[0][:300] if str(exc) else ""
         raise error(_named(path, f"{what} ({type(exc).__name__}{': ' + message if message else ''})")) from None
-
-
-def one_line(text: str) -> str:
-    """An error message as one line (names from a file may hold newlines)."""
-    return " ".join(str(text).split("\n")).replace("\r", " ")
 
 
 def _named(path, message: str) -> str:
@@ -624,8 +621,6 @@ def load_safetensors(path, finite: bool = True) -> dict[str, torch.Tensor]:
 
 def read_json(path, error: type[Exception] = CheckpointError, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """A JSON file's value, at most max_bytes, nesting depth bounded by Python's recursion limit."""
-    import json
-
     f, size = open_regular(path, error)
     with f:
         if size > max_bytes:
@@ -636,6 +631,15 @@ def read_json(path, error: type[Exception] = CheckpointError, max_bytes: int = M
             raise error(f"{path}: JSON nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise error(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_json_object(path, error: type[Exception] = CheckpointError,
+                     message: str = "expected a JSON object") -> dict[str, Any]:
+    """`read_json` of a file that must hold a JSON object (every config this toolkit reads); else error(message)."""
+    data = read_json(path, error)
+    if not isinstance(data, dict):
+        raise error(f"{path}: {message}")
+    return data
 
 
 # ---- configs -----------------------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ seed None draws from a freshly seeded generator (never touching torch's global R
 from __future__ import annotations
 
 import copy
+import importlib.util
 import logging
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -24,18 +26,40 @@ from typing import Any
 import numpy as np
 import torch
 
-from .long_form import infer_chunked
-from .precision import CHOICES as PRECISION_CHOICES
-from .precision import resolve_precision
+from waveglow.audio.griffin_lim import (FALLBACK_REASON, GRIFFIN_LIM_MELS, GriffinLimVocoder, REQUESTED_REASON,
+                                        is_griffin_lim_name)
+from waveglow.audio.mel_adapter import convert_mel
+from waveglow.common.errors import ToolkitError
+from waveglow.common.precision import CHOICES as PRECISION_CHOICES, DTYPES, resolve_precision
+from waveglow.vocoder.config import DEFAULT_SIGMA
+from waveglow.vocoder.denoiser import Denoiser
+from waveglow.vocoder.long_form import infer_chunked
+from waveglow.vocoder.model import load_waveglow
 
 logger = logging.getLogger(__name__)
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-DEFAULT_SIGMA = 0.666
+DEFAULT_VOCODER_DIR = "waveglow_default"  # the built-in voice: waveglow/assets/waveglow_default/
 
 
-class VocodeSetupError(ValueError):
+class VocodeSetupError(ToolkitError, ValueError):
     """A device or precision that cannot be used here (the message says what to use instead)."""
+
+
+def default_vocoder_path(assets_dir: str | os.PathLike | None = None) -> Path | None:
+    """`waveglow/assets/waveglow_default/` when a WaveGlow is shipped there (it holds config.json), else None.
+
+    assets_dir: look in this folder instead of the installed package's `waveglow/assets/`."""
+    if assets_dir is not None:
+        folders = [Path(assets_dir)]
+    else:
+        spec = importlib.util.find_spec("waveglow")
+        locations = spec.submodule_search_locations if spec is not None else None
+        folders = [Path(location) / "assets" for location in (locations or [])]
+    for folder in folders:
+        candidate = folder / DEFAULT_VOCODER_DIR
+        if (candidate / "config.json").is_file():
+            return candidate
+    return None
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -69,13 +93,13 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "fp16" and device.type == "cpu":
         raise VocodeSetupError("--precision fp16 needs a CUDA device; on the CPU use bf16 (reduced precision) or "
                                "fp32")
-    return PRECISIONS[precision]
+    return DTYPES[precision]
 
 
 class Vocoder:
     """A WaveGlow on one device in one precision (+ its denoiser, built on first use): mels -> float32 audio.
 
-    The weights stay fp32: a reduced precision applies to the WN networks only (`WaveGlow.network_precision`),
+    The weights stay fp32: a reduced precision applies to the WN networks only (`infer(precision=)`),
     while the affine couplings, the 1x1-conv inverses and the upsampler keep fp32 accuracy.
     """
 
@@ -84,7 +108,7 @@ class Vocoder:
     def __init__(self, model, device: torch.device, dtype: torch.dtype, source: str = "in-memory model"):
         self.model = model.to(device=device, dtype=torch.float32).eval()
         self.device, self.dtype = device, dtype
-        self.precision = next(name for name, d in PRECISIONS.items() if d == dtype)
+        self.precision = next(name for name, d in DTYPES.items() if d == dtype)
         self.config = model.config
         self.source = source
         self._denoiser = None
@@ -96,9 +120,7 @@ class Vocoder:
     @property
     def denoiser(self):
         if self._denoiser is None:
-            from .denoiser import Denoiser
-
-            self._denoiser = Denoiser(self.model)
+            self._denoiser = Denoiser(self.model, precision=self.precision)
         return self._denoiser
 
     def latent(self, n_frames: int, generator: torch.Generator | None, batch: int = 1) -> torch.Tensor:
@@ -113,14 +135,13 @@ class Vocoder:
         -> audio [B, F * hop] float32 on the CPU. Mels longer than chunk_frames go through `infer_chunked`."""
         mels = mels.to(self.device, torch.float32)
         try:
-            with self.model.network_precision(self.precision):
-                if chunk_frames and mels.shape[2] > chunk_frames:
-                    audio = infer_chunked(self.model, mels, sigma, z=latents, chunk_frames=chunk_frames,
-                                          overlap_frames=overlap_frames)
-                else:
-                    audio = self.model.infer(mels, sigma=sigma, z=latents)
-                if denoise > 0:
-                    audio = self.denoiser(audio, denoise)
+            if chunk_frames and mels.shape[2] > chunk_frames:
+                audio = infer_chunked(self.model, mels, sigma, z=latents, chunk_frames=chunk_frames,
+                                      overlap_frames=overlap_frames, precision=self.precision)
+            else:
+                audio = self.model.infer(mels, sigma=sigma, z=latents, precision=self.precision)
+            if denoise > 0:
+                audio = self.denoiser(audio, denoise)
         except RuntimeError as exc:
             if "not implemented for" in str(exc):  # a kernel missing for this dtype on this device
                 raise VocodeSetupError(f"{self.dtype} inference is not supported on {self.device} by this PyTorch "
@@ -141,7 +162,6 @@ class GriffinLimEngine:
     def __init__(self, n_iter: int = 60, reason: str | None = None):
         from types import SimpleNamespace
 
-        from tts.griffin_lim import FALLBACK_REASON, GRIFFIN_LIM_MELS, GriffinLimVocoder
 
         self.config = SimpleNamespace(**GRIFFIN_LIM_MELS)
         self.device = torch.device("cpu")
@@ -167,8 +187,6 @@ def choose_vocoder(checkpoint=None, device: str | torch.device = "auto", precisi
     'griffin-lim' (see `tts.griffin_lim.GRIFFIN_LIM_NAMES`) -> `GriffinLimEngine`, as requested; None -> the
     built-in voice when installed, else the Griffin-Lim fallback (logged as a warning). The device is checked in
     every case; the precision applies to a WaveGlow only."""
-    from tts import pipeline
-    from tts.griffin_lim import REQUESTED_REASON, is_griffin_lim_name
 
     if griffin_lim_iters < 1:
         raise VocodeSetupError(f"Griffin-Lim iterations must be >= 1, got {griffin_lim_iters}")
@@ -176,7 +194,7 @@ def choose_vocoder(checkpoint=None, device: str | torch.device = "auto", precisi
         resolve_device(device)
         return GriffinLimEngine(griffin_lim_iters, reason=REQUESTED_REASON)
     if checkpoint is None:
-        shipped = pipeline.default_vocoder_path()
+        shipped = default_vocoder_path()
         if shipped is None:
             resolve_device(device)
             engine = GriffinLimEngine(griffin_lim_iters)
@@ -203,7 +221,6 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
     dtype = resolve_dtype(precision, device)
     with _LOCK:
         if isinstance(checkpoint, (str, Path)):
-            from .checkpoint import load_waveglow
 
             path = Path(checkpoint)
             try:
@@ -258,13 +275,12 @@ def vocode(mel, checkpoint=None, sigma: float = DEFAULT_SIGMA, denoise: float = 
     checkpoint: path (any format `WaveGlow.from_pretrained` reads; loaded models are cached), a WaveGlow,
     "griffin-lim", or None: the built-in voice, else the Griffin-Lim fallback (see `choose_vocoder`; Griffin-Lim
     reads 80-channel 22050 Hz mels and ignores sigma, denoise, seed and chunking).
-    mel: torch or numpy; converted with `tts.mel_adapter.convert_mel(mel, mel_format)` (default "auto": layout and
+    mel: torch or numpy; converted with `waveglow.audio.mel_adapter.convert_mel(mel, mel_format)` (default "auto": layout and
     convention detected, natural-log mels pass unchanged; warns MelDomainWarning when out of domain).
     seed: see the module docstring; a batch draws its latent [B, ...] from one generator, like `model.infer`.
     denoise: denoiser strength (NVIDIA's inference uses 0.0 by default, their notebooks 0.01..0.1).
     chunk_frames / overlap_frames: vocode mels longer than chunk_frames in chunks (see `long_form`).
     """
-    from tts.mel_adapter import convert_mel
 
     if sigma < 0 or denoise < 0:
         raise ValueError(f"sigma and denoise must be >= 0, got sigma={sigma}, denoise={denoise}")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.errors import DataError
+from waveglow.common.errors import DataError
+from waveglow.common.safe_loading import guard, load_npy, load_npz, load_torch_file, open_regular
 
 MEL_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 
@@ -91,14 +92,10 @@ def collect_mel_files(inputs: list[str]) -> CollectedInputs:
 
 
 def _load_npy(path: Path) -> np.ndarray:
-    from .safe_loading import load_npy
-
     return load_npy(path, MelFileError)
 
 
 def _load_npz(path: Path) -> np.ndarray:
-    from .safe_loading import load_npz
-
     arrays = load_npz(path, MelFileError)
     names = list(arrays)
     if "mel" in arrays:
@@ -110,8 +107,6 @@ def _load_npz(path: Path) -> np.ndarray:
 
 def _load_torch(path: Path):
     import torch
-
-    from .safe_loading import guard, load_torch_file
 
     with guard(path, MelFileError, "not a readable mel file"):
         obj = load_torch_file(path, map_location="cpu")
@@ -131,7 +126,6 @@ def _load_torch(path: Path):
 
 def load_mel_file(path: str | Path):
     """The raw mel array (numpy or torch, any layout) stored in `path`. Raises MelFileError naming the file."""
-    from .safe_loading import open_regular
 
     path = Path(path)
     f, size = open_regular(path, MelFileError)  # refuses FIFOs / devices before anything reads them

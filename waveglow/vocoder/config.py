@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from waveglow.common.errors import ConfigError
+from waveglow.common.safe_loading import read_json
+
 WN_KEYS = ("n_layers", "n_channels", "kernel_size")
-
-
-class ConfigError(ValueError):
-    """A configuration value that is missing, unknown or inconsistent; the message names the field."""
+DEFAULT_SIGMA = 0.666  # the latent scale of synthesis (NVIDIA's inference default): the one owner of this number
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,10 @@ class WaveGlowConfig:
     # A WaveNet post-filter on infer's output (waveglow.postfilter; 0 layers: none, as NVIDIA's WaveGlow).
     post_filter_layers: int = 0
     post_filter_channels: int = 32
-    # A sine excitation at the speech's F0 (waveglow.excitation: sin and cos of the fundamental's phase, 0 where
+    # A sine excitation at the speech's F0 (waveglow.audio.excitation: sin and cos of the fundamental's phase, 0 where
     # unvoiced) as extra conditioning, grouped like the audio: 0 (NVIDIA) or 2 channels.
     excitation_channels: int = 0
-    # A harmonic source before the flow (waveglow.harmonic): audio minus K harmonics of the excitation with
+    # A harmonic source before the flow (waveglow.vocoder.harmonic): audio minus K harmonics of the excitation with
     # amplitudes from the mel (needs the excitation and 'group' conditioning); 0: none.
     harmonics: int = 0
 
@@ -143,9 +142,4 @@ class WaveGlowConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "WaveGlowConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(Path(path), ConfigError), source=str(path))

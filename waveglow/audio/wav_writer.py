@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
-from .audio import MAX_WAV_VALUE
+from waveglow.audio.features import MAX_WAV_VALUE
+from waveglow.common.atomic import atomic_path
 
 
 def to_pcm16(audio: np.ndarray) -> tuple[np.ndarray, int]:

@@ -16,6 +16,8 @@ import math
 import numpy as np
 from scipy.signal import fftconvolve
 
+from waveglow.audio.griffin_lim import GriffinLimVocoder
+
 EXCITATION_CHANNELS = 2  # sin, cos of the fundamental's phase
 FMIN_HZ, FMAX_HZ = 65.0, 400.0
 FRAME_SECONDS, HOP_SECONDS = 1024 / 22050, 256 / 22050
@@ -65,7 +67,5 @@ def excitation(f0: np.ndarray, n_samples: int, hop_length: int, rate: int,
 
 def f0_from_mel(log_mel: np.ndarray, rate: int, hop_length: int) -> np.ndarray:
     """A log-mel [n_mels, F] (Tacotron2's convention) -> F0 [F] (Hz, 0 = unvoiced), tracked on its Griffin-Lim audio."""
-    from tts.griffin_lim import GriffinLimVocoder  # TODO(issue 18): Griffin-Lim moves into the audio room
-
     audio = GriffinLimVocoder(sampling_rate=rate, hop_length=hop_length).mel_to_audio(np.asarray(log_mel))
     return f0_track(audio, rate, hop_length)[: log_mel.shape[-1]]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import WaveGlowConfig
+from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,10 @@ def plan_chunks(n_frames: int, chunk_frames: int, left_frames: int, right_frames
 
 
 @torch.no_grad()
-def infer_chunked(model, mel: torch.Tensor, sigma: float = 0.666, z: torch.Tensor | None = None,
+def infer_chunked(model, mel: torch.Tensor, sigma: float = DEFAULT_SIGMA, z: torch.Tensor | None = None,
                   generator: torch.Generator | None = None, chunk_frames: int = 512,
-                  overlap_frames: int | tuple[int, int] | None = None) -> torch.Tensor:
+                  overlap_frames: int | tuple[int, int] | None = None,
+                  precision: str | None = None) -> torch.Tensor:
     """`model.infer` in chunks: mel [B, n_mel, F] (or [n_mel, F]) -> audio [B, F * hop] float32 on the CPU.
 
     z: the full latent [B, n_group, F * hop / n_group] (default: `model.draw_latent` for the whole length with
@@ -106,7 +107,7 @@ def infer_chunked(model, mel: torch.Tensor, sigma: float = 0.666, z: torch.Tenso
                             excitation[..., chunk.start * c.hop_length:chunk.stop * c.hop_length])
         piece = model.infer(mel[:, :, chunk.start:chunk.stop], sigma=sigma,
                             z=z[:, :, chunk.start * steps_per_frame:chunk.stop * steps_per_frame],
-                            excitation=piece_excitation)
+                            excitation=piece_excitation, precision=precision)
         keep = slice((chunk.keep_start - chunk.start) * c.hop_length, (chunk.keep_stop - chunk.start) * c.hop_length)
         audio[:, chunk.keep_start * c.hop_length:chunk.keep_stop * c.hop_length] = piece[:, keep].float().cpu()
     return audio

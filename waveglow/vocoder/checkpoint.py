@@ -5,7 +5,9 @@ Formats read (all without NVIDIA's code, every file through the loading gate `sa
   dle         DeepLearningExamples: {'state_dict': {'module.…'}, 'config': {...}}, cond conv split per layer
   state_dict  a bare state dict in NVIDIA's key layout
   ours        a directory written by `save_waveglow`: config.json + model.safetensors
+  training   our training runs: a run directory, its checkpoints/ folder or one ckpt_N.pt (run_checkpoints)
 Older NVIDIA layouts (per-layer `cond_layers`, separate `res_layers`/`skip_layers`) are merged on the way in.
+The model class is passed in (`read_waveglow(path, WaveGlow)`), so this module sits below the model it builds.
 """
 from __future__ import annotations
 
@@ -17,20 +19,26 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .atomic import atomic_path, atomic_write_text
-from .config import ConfigError, WaveGlowConfig
-from .safe_loading import (check_finite, check_waveglow_config, guard, load_safetensors, load_torch_file, open_regular,
-                           read_json)
-from .safe_pickle import CheckpointError, PickledObject
+from waveglow.audio.features import MelConfig
+from waveglow.common.atomic import atomic_path, atomic_write_text
+from waveglow.common.errors import CheckpointError, ConfigError
+from waveglow.common.safe_pickle import PickledObject
+from waveglow.vocoder.config import WaveGlowConfig
+from waveglow.vocoder.run_checkpoints import (CheckpointStore, NotTrainingCheckpoint, load_training_checkpoint,
+                                              resolve_training_checkpoint)
+from waveglow.vocoder.run_config import TrainingConfig
+from waveglow.common.safe_loading import (check_finite, check_waveglow_config, guard, load_safetensors, load_torch_file, open_regular,
+                           read_json_object)
 
 FORMAT_NAME = "waveglow-toolkit"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 if TYPE_CHECKING:
-    from .model import WaveGlow
+    from waveglow.vocoder.model import WaveGlow
 
-__all__ = ["CheckpointError", "CheckpointInfo", "load_waveglow", "save_waveglow", "read_state_dict"]
+__all__ = ["CheckpointError", "CheckpointInfo", "TrainedModel", "load_exported", "read_state_dict",
+           "read_training_run", "read_waveglow", "save_waveglow"]
 
 
 @dataclass
@@ -41,6 +49,15 @@ class CheckpointInfo:
     source_format: str
     config: WaveGlowConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. iteration, epoch
+    mel: MelConfig | None = None  # the features the model is fed (its file's "mel", else `default_mel`)
+
+
+def default_mel(config: WaveGlowConfig) -> MelConfig:
+    """NVIDIA's TacotronSTFT settings at the model's rate, hop and n_mels (fmax 8 kHz, or Nyquist below 16 kHz):
+    the mel of a file that does not state its own."""
+    fmax = 8000.0 if config.sampling_rate >= 16000 else None
+    return MelConfig(sampling_rate=config.sampling_rate, hop_length=config.hop_length, n_mels=config.n_mel_channels,
+                     fmax=fmax)
 
 
 # ---- raw state dicts -------------------------------------------------------------------------------------------------
@@ -261,10 +278,8 @@ def ours_to_nvidia(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _build(config: WaveGlowConfig, state: dict[str, torch.Tensor], path, map_location) -> "WaveGlow":
-    from .model import WaveGlow
-
-    model = WaveGlow(config)
+def _build(model_class, config: WaveGlowConfig, state: dict[str, torch.Tensor], path, map_location) -> "WaveGlow":
+    model = model_class(config)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -287,51 +302,101 @@ def _is_ours(path: Path) -> bool:
     return path.is_dir() or path.suffix == ".safetensors" or path.name == CONFIG_FILE
 
 
-def load_waveglow(path: str | Path, map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
-    """(model in eval mode on `map_location`, info) for any supported format, our training checkpoints included
-    (a run directory, its checkpoints/ folder or one ckpt file: the weights of that or the latest checkpoint).
-    Raises CheckpointError."""
-    from waveglow.training.loading import load_training_model  # lazily: the training package imports this module
-
-    trained = load_training_model(path)
+def read_waveglow(path: str | Path, model_class: type["WaveGlow"], map_location="cpu",
+                  raw: bool = False) -> tuple["WaveGlow", CheckpointInfo]:
+    """(model_class instance in eval mode on `map_location`, info) for any supported format, our training
+    checkpoints included (a run directory, its checkpoints/ folder or one ckpt file: the weights of that or the
+    latest checkpoint; `raw`: see `read_training_run`). Raises CheckpointError. `waveglow.vocoder.model.load_waveglow`
+    is this with WaveGlow."""
+    trained = read_training_run(path, model_class, raw)
     if trained is not None:
         info = CheckpointInfo(path=trained.source, source_format="training", config=trained.model.config,
-                              extra={"iteration": trained.iteration, "weights": trained.weights})
+                              extra={"iteration": trained.iteration, "weights": trained.weights},
+                              mel=trained.config.data.mel_config(trained.model.config.n_mel_channels))
         return trained.model.to(map_location), info
-    return load_exported(path, map_location)
+    return load_exported(path, model_class, map_location)
 
 
-def load_exported(path: str | Path, map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
-    """`load_waveglow` for everything but training checkpoints: our exported format (config.json +
+@dataclass
+class TrainedModel:
+    """The weights of one training checkpoint, in a model with plain weights (weight norm folded), eval mode."""
+
+    model: "WaveGlow"
+    source: str  # the ckpt file read
+    config: TrainingConfig  # the run's config (the model's, its prior sigma, its mel settings)
+    iteration: int
+    weights: str  # "average" (the moving average) or "raw"
+
+
+def _trained_from_payload(model_class, payload: dict, path: Path, raw: bool) -> TrainedModel:
+    config = TrainingConfig.from_dict(payload["config"], source=f"{path}: config")
+    model = model_class(config.model)
+    if payload.get("weight_norm", True):
+        model.apply_weight_norm()
+    average = payload.get("ema")
+    use_average = not raw and bool(average) and int(average["updates"]) > 0
+    model.load_state_dict(average["model"] if use_average else payload["model"])
+    model.remove_weight_norm().eval()
+    return TrainedModel(model, str(path), config, int(payload["iteration"]), "average" if use_average else "raw")
+
+
+def _read_training_checkpoint(model_class, path: Path, raw: bool) -> TrainedModel:
+    payload = load_training_checkpoint(path)
+    with guard(path, what="not a usable training checkpoint"):
+        return _trained_from_payload(model_class, payload, path, raw)
+
+
+def read_training_run(path: str | Path, model_class: type["WaveGlow"], raw: bool = False) -> TrainedModel | None:
+    """A run directory, its checkpoints/ directory or one of its ckpt files -> its (latest) weights: their moving
+    average when the run keeps one (train.ema_decay), else (or with `raw`) the optimizer's weights. None when `path`
+    is something else (an exported model's directory, a file in another format). A run directory whose
+    checkpoints/ folder holds no checkpoint raises CheckpointError."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / WEIGHTS_FILE).is_file():
+            return None
+        if (path / "checkpoints").is_dir() or CheckpointStore(path).latest_path() is not None:
+            return _read_training_checkpoint(model_class, resolve_training_checkpoint(path), raw)
+        return None  # e.g. an export missing its weights: load_exported names what is missing
+    if path.is_file() and path.suffix in (".pt", ".pth"):
+        try:
+            return _read_training_checkpoint(model_class, path, raw)
+        except NotTrainingCheckpoint:
+            return None  # readable but not ours (NVIDIA / DLE files): the other readers try it
+    return None
+
+
+def load_exported(path: str | Path, model_class: type["WaveGlow"],
+                  map_location="cpu") -> tuple["WaveGlow", CheckpointInfo]:
+    """`read_waveglow` for everything but training checkpoints: our exported format (config.json +
     model.safetensors), NVIDIA's and DeepLearningExamples' files and plain state dicts."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or directory")
     with guard(path, what="not a usable WaveGlow checkpoint"):
         if _is_ours(path):
-            return _load_ours(path, map_location)
+            return _load_ours(path, model_class, map_location)
         state, info, hints = read_state_dict(path, map_location="cpu")
         state = merge_legacy_layers(fold_weight_norm(state))
         config = infer_config(state, hints, path)
-        info.config = config
-        return _build(config, nvidia_to_ours(state), path, map_location), info
+        info.config, info.mel = config, default_mel(config)
+        return _build(model_class, config, nvidia_to_ours(state), path, map_location), info
 
 
-def _load_ours(path: Path, map_location) -> tuple["WaveGlow", CheckpointInfo]:
+def _load_ours(path: Path, model_class, map_location) -> tuple["WaveGlow", CheckpointInfo]:
     directory = path if path.is_dir() else path.parent
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for required in (config_path, weights_path):
         if not required.exists():
             raise CheckpointError(f"{directory}: missing {required.name} (expected a directory written by "
                                   "save_pretrained / `waveglow convert`)")
-    data = read_json(config_path)
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{config_path}: expected a JSON object")
-    data = dict(data)
+    data = dict(read_json_object(config_path))
     data.pop("format", None)
     data.pop("format_version", None)
+    mel = data.pop("mel", None)  # absent from exports written before MelConfig: NVIDIA's defaults
     try:
         config = WaveGlowConfig.from_dict(data, source=str(config_path))
+        mel = default_mel(config) if mel is None else MelConfig.from_dict(mel, source=f"{config_path}: mel")
     except ConfigError as exc:
         raise CheckpointError(str(exc)) from None
     f, weight_bytes = open_regular(weights_path)
@@ -339,17 +404,18 @@ def _load_ours(path: Path, map_location) -> tuple["WaveGlow", CheckpointInfo]:
     # before building anything: the config's sizes must be sane and fit in the weights file
     check_waveglow_config(config, config_path, weight_bytes)
     state = load_safetensors(weights_path)
-    info = CheckpointInfo(path=str(directory), source_format="ours", config=config)
-    return _build(config, state, weights_path, map_location), info
+    info = CheckpointInfo(path=str(directory), source_format="ours", config=config, mel=mel)
+    return _build(model_class, config, state, weights_path, map_location), info
 
 
 STORAGE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def save_waveglow(model, directory: str | Path, dtype: str = "fp32") -> Path:
+def save_waveglow(model, directory: str | Path, dtype: str = "fp32", mel: MelConfig | None = None) -> Path:
     """Write `config.json` and `model.safetensors` into `directory` (created if needed). Each file is written to a
     temporary name and renamed, so an interrupted save never leaves a half-written file under the final name.
-    dtype: how the weights are stored ('fp32', or 'fp16' / 'bf16' for half the size); they load back as fp32."""
+    dtype: how the weights are stored ('fp32', or 'fp16' / 'bf16' for half the size); they load back as fp32.
+    mel: the features the model is fed, stored as config.json's "mel" (default: `default_mel(model.config)`)."""
     if dtype not in STORAGE_DTYPES:
         raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
     from safetensors.torch import save_file
@@ -360,7 +426,11 @@ def save_waveglow(model, directory: str | Path, dtype: str = "fp32") -> Path:
     if had_weight_norm:
         raise ValueError("call remove_weight_norm() before save_pretrained (the saved format holds plain weights)")
     state = {k: v.detach().to("cpu", STORAGE_DTYPES[dtype]).contiguous() for k, v in model.state_dict().items()}
-    config = {"format": FORMAT_NAME, "format_version": 1, **model.config.to_dict()}
+    mel = default_mel(model.config) if mel is None else mel
+    if mel.n_mels != model.config.n_mel_channels or mel.hop_length != model.config.hop_length:
+        raise ValueError(f"mel settings {mel} do not fit the model (n_mel_channels={model.config.n_mel_channels}, "
+                         f"hop_length={model.config.hop_length})")
+    config = {"format": FORMAT_NAME, "format_version": 1, **model.config.to_dict(), "mel": mel.to_dict()}
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT_NAME})
     atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")

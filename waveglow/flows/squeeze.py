@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .flow import zero_logdet
+from waveglow.flows.flow import zero_logdet
 
 
 def group_samples(audio: torch.Tensor, n_group: int) -> torch.Tensor:

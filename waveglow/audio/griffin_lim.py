@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import numpy as np
+from waveglow.audio.features import mel_filterbank
 
 FALLBACK_REASON = "no trained WaveGlow available"
 FALLBACK_LABEL = f"Griffin-Lim fallback ({FALLBACK_REASON})"
@@ -63,8 +64,6 @@ class GriffinLimVocoder:
     def filterbank(self, n_mels: int) -> np.ndarray:
         """The Slaney mel filterbank the mel was made with: [n_mels, n_fft // 2 + 1], float32."""
         if n_mels not in self._filterbanks:
-            from waveglow.audio import mel_filterbank
-
             self._filterbanks[n_mels] = mel_filterbank(self.sampling_rate, self.n_fft, n_mels, self.fmin,
                                                        self.fmax).numpy()
         return self._filterbanks[n_mels]

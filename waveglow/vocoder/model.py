@@ -6,7 +6,6 @@ order in which `infer` draws its noise, so the same seed or the same latent give
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,34 +13,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import excitation as source
-from .config import WaveGlowConfig
-from .coupling import AffineCoupling
-from .flow import zero_logdet
-from .harmonic import HarmonicShift
-from .invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
-from .postfilter import PostFilter
-from .precision import resolve_precision
-from .squeeze import group_frames, group_samples, ungroup_samples
-from .wavenet import WN
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def network_dtype(precision: str | None) -> torch.dtype | None:
-    """'fp32' | 'bf16' | 'fp16' (or None = fp32) -> the dtype the coupling networks run in."""
-    if precision is None:
-        return None
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
-    return PRECISIONS[precision]
-
+from waveglow.audio import excitation as source
+from waveglow.audio.features import MelConfig
+from waveglow.common.precision import network_dtype, resolve_precision
+from waveglow.flows.coupling import AffineCoupling
+from waveglow.flows.flow import zero_logdet
+from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
+from waveglow.flows.squeeze import group_frames, group_samples, ungroup_samples
+from waveglow.vocoder.checkpoint import CheckpointInfo, read_waveglow, save_waveglow
+from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
+from waveglow.vocoder.harmonic import HarmonicShift
+from waveglow.vocoder.postfilter import PostFilter
+from waveglow.vocoder.wavenet import WN
 
 class WaveGlow(nn.Module):
     """mel [B, n_mel, F] <-> audio [B, F * hop_length]; the latent z is in forward layout [B, n_group, T / n_group].
     With config.post_filter_layers, `infer` / `reverse` pass the flow's audio through a PostFilter (forward and the
     likelihood are the flow's alone). With config.excitation_channels, every method also reads a sine excitation
-    [B, 2, >= T] (waveglow.excitation); when none is given, forward derives it from the audio, infer from the mel.
+    [B, 2, >= T] (waveglow.audio.excitation); when none is given, forward derives it from the audio, infer from the mel.
 
     Convolutions carry plain weights: NVIDIA's weight norm is folded when checkpoints load
     (see `apply_weight_norm` to train under it again).
@@ -115,7 +104,7 @@ class WaveGlow(nn.Module):
                 raise ValueError("this WaveGlow takes no excitation (config.excitation_channels is 0)")
             return cond
         if excitation is None:
-            raise ValueError("this WaveGlow needs an excitation [B, 2, T] (waveglow.excitation)")
+            raise ValueError("this WaveGlow needs an excitation [B, 2, T] (waveglow.audio.excitation)")
         if excitation.dim() != 3 or excitation.shape[:2] != (cond.shape[0], c.excitation_channels):
             raise ValueError(f"excitation must be [{cond.shape[0]}, {c.excitation_channels}, T], "
                              f"got {list(excitation.shape)}")
@@ -183,10 +172,18 @@ class WaveGlow(nn.Module):
         return self._with_excitation(out, excitation, n_samples)
 
     # ---- training direction ---------------------------------------------------------------------------------------
-    def forward(self, audio: torch.Tensor, mel: torch.Tensor, excitation: torch.Tensor | None = None):
+    def flow_step(self, k: int, x: torch.Tensor, cond: torch.Tensor):
+        """Flow k of the training direction: x [B, C_k, S] -> (y, 1x1-conv logdet [B], coupling logdet [B])."""
+        x, conv_logdet = self.convinv[k](x)
+        x, coupling_logdet = self.couplings[k](x, cond)
+        return x, conv_logdet, coupling_logdet
+
+    def forward(self, audio: torch.Tensor, mel: torch.Tensor, excitation: torch.Tensor | None = None, step=None):
         """audio [B, T] (T a multiple of n_group), mel [B, n_mel, >= T / hop + 1] -> (z [B, n_group, T / n_group],
         logdet [B]): per item, the sum over flows of log s (couplings) and (T / n_group) log|det W| (1x1 convs).
-        excitation: [B, 2, T] when configured (default: `excitation_of_audio(audio)`)."""
+        excitation: [B, 2, T] when configured (default: `excitation_of_audio(audio)`).
+        step: runs flow k like `flow_step(k, x, cond)` (default; training passes an activation-checkpointed one)."""
+        step = self.flow_step if step is None else step
         mel = self._check_mel(mel)
         if excitation is None:
             excitation = self.excitation_of_audio(audio)
@@ -195,12 +192,11 @@ class WaveGlow(nn.Module):
         x = group_samples(audio if mean is None else audio - mean, self.config.n_group)
         logdet = zero_logdet(x)
         early = []
-        for k, (conv, coupling) in enumerate(zip(self.convinv, self.couplings)):
+        for k in range(self.config.n_flows):
             if self.config.is_early_output(k):
                 early.append(x[:, : self.config.n_early_size])
                 x = x[:, self.config.n_early_size:]
-            x, conv_logdet = conv(x)
-            x, coupling_logdet = coupling(x, cond)
+            x, conv_logdet, coupling_logdet = step(k, x, cond)
             logdet = logdet + conv_logdet + coupling_logdet
         early.append(x)
         return torch.cat(early, 1), logdet
@@ -231,30 +227,17 @@ class WaveGlow(nn.Module):
             z[:, channels] = torch.randn(batch, channels.stop - channels.start, steps, generator=generator)
         return z
 
-    @contextmanager
-    def network_precision(self, precision: str | None):
-        """Run the WN networks in 'bf16' / 'fp16' inside this block; couplings, 1x1 convs, log-dets stay fp32."""
-        dtype = network_dtype(precision)
-        saved = [coupling.network_dtype for coupling in self.couplings]
-        for coupling in self.couplings:
-            coupling.network_dtype = dtype
-        try:
-            yield dtype
-        finally:
-            for coupling, previous in zip(self.couplings, saved):
-                coupling.network_dtype = previous
-
     @torch.no_grad()
-    def infer(self, mel: torch.Tensor, sigma: float = 0.666, z: torch.Tensor | None = None,
+    def infer(self, mel: torch.Tensor, sigma: float = DEFAULT_SIGMA, z: torch.Tensor | None = None,
               generator: torch.Generator | None = None, precision: str | None = None,
               excitation: torch.Tensor | None = None) -> torch.Tensor:
         """mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop_length] in [-1, 1]-ish float.
 
         z: latent [B, n_group, F * hop_length / n_group] in forward layout (default: drawn with `draw_latent`,
         using `generator` or the global CPU RNG); it is scaled by sigma, as NVIDIA does.
-        precision: 'fp32', or 'bf16' / 'fp16' for the WN networks only, or 'auto' (bf16 where the mel's device has
-        native bf16, see waveglow.precision); None keeps the setting of an enclosing `network_precision` block (fp32
-        outside one).
+        precision: 'fp32' (or None), 'bf16' / 'fp16' for the WN networks only, or 'auto' (bf16 where the mel's
+        device has native bf16, see waveglow.common.precision). An argument of this call only: the model keeps
+        no precision state, so threads sharing one model may infer in different precisions.
         excitation: [B, 2, F * hop] when configured (default: `excitation_of_mel(mel)`).
         """
         if precision == "auto":
@@ -262,10 +245,7 @@ class WaveGlow(nn.Module):
         mel = self._check_mel(mel)
         if excitation is None:
             excitation = self.excitation_of_mel(mel)
-        if precision is None:
-            return self._infer(mel, sigma, z, generator, self.couplings[0].network_dtype, excitation)
-        with self.network_precision(precision) as dtype:
-            return self._infer(mel, sigma, z, generator, dtype, excitation)
+        return self._infer(mel, sigma, z, generator, network_dtype(precision), excitation)
 
     def reverse(self, mel: torch.Tensor, z: torch.Tensor, sigma: float = 1.0,
                 excitation: torch.Tensor | None = None) -> torch.Tensor:
@@ -289,7 +269,7 @@ class WaveGlow(nn.Module):
         slices = self._early_slices()
         x = sigma * z[:, c.n_group - self.n_remaining_channels:]
         for k in reversed(range(c.n_flows)):
-            x = self.couplings[k].inverse(x, cond)
+            x = self.couplings[k].inverse(x, cond, network_dtype=net_dtype)
             x = self.convinv[k].inverse(x)
             if k in slices:
                 x = torch.cat([sigma * z[:, slices[k]], x], 1)
@@ -318,17 +298,15 @@ class WaveGlow(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | Path, map_location="cpu") -> "WaveGlow":
         """Load our format (directory with config.json + model.safetensors), an NVIDIA/waveglow release or train.py
-        file, or a DeepLearningExamples checkpoint. Config comes from tensor shapes; nothing is unpickled unsafely."""
-        from .checkpoint import load_waveglow
+        file, a DeepLearningExamples checkpoint or one of our training runs. Config comes from tensor shapes;
+        nothing is unpickled unsafely."""
+        return read_waveglow(path, cls, map_location=map_location)[0]
 
-        return load_waveglow(path, map_location=map_location)[0]
-
-    def save_pretrained(self, directory: str | Path, dtype: str = "fp32") -> Path:
+    def save_pretrained(self, directory: str | Path, dtype: str = "fp32", mel: MelConfig | None = None) -> Path:
         """Write `config.json` + `model.safetensors` (weight norm folded) to `directory`, atomically per file;
-        dtype 'fp16' / 'bf16' stores the weights at half the size (they load back as fp32)."""
-        from .checkpoint import save_waveglow
-
-        return save_waveglow(self, directory, dtype=dtype)
+        dtype 'fp16' / 'bf16' stores the weights at half the size (they load back as fp32); mel: the features the
+        model is fed, stored in config.json (default: NVIDIA's at the model's rate, hop and n_mels)."""
+        return save_waveglow(self, directory, dtype=dtype, mel=mel)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -344,3 +322,9 @@ class WaveGlowLoss(nn.Module):
     def forward(self, model_output) -> torch.Tensor:
         z, logdet = model_output
         return WaveGlow.loss(z, logdet, self.sigma)
+
+
+def load_waveglow(path: str | Path, map_location="cpu", raw: bool = False) -> tuple[WaveGlow, CheckpointInfo]:
+    """(WaveGlow in eval mode, what was read) from any supported checkpoint (see `WaveGlow.from_pretrained`);
+    `raw`: a training run's optimizer weights instead of their moving average. Raises CheckpointError."""
+    return read_waveglow(path, WaveGlow, map_location=map_location, raw=raw)

@@ -16,11 +16,11 @@ class AffineCoupling(nn.Module):
       scale="sigmoid":  s = sigmoid(h + 2) (Glow; bounded, numerically gentle)
       scale="additive": s = 1 (NICE)
     logdet [B] = sum of log s over channels and positions.
-    """
 
-    #: dtype the network runs in (under autocast), e.g. torch.bfloat16 for fast inference; the affine arithmetic and
-    #: the log-det stay in the input's dtype. None: the network runs in the input's dtype.
-    network_dtype: torch.dtype | None = None
+    network_dtype (an argument of forward / inverse, never stored): the dtype the network runs in, e.g.
+    torch.bfloat16 for fast inference; the affine arithmetic and the log-det stay in the input's dtype. None: the
+    network runs in the input's dtype.
+    """
 
     def __init__(self, net: nn.Module, scale: str = "exp"):
         super().__init__()
@@ -29,9 +29,10 @@ class AffineCoupling(nn.Module):
         self.net = net
         self.scale = scale
 
-    def log_scale_and_shift(self, x_a: torch.Tensor, cond: torch.Tensor | None):
+    def log_scale_and_shift(self, x_a: torch.Tensor, cond: torch.Tensor | None,
+                            network_dtype: torch.dtype | None = None):
         """(log s or None for additive, t) for the second half, both [B, n_b, ...]."""
-        dtype = self.network_dtype
+        dtype = network_dtype
         if dtype is None or dtype == x_a.dtype:
             h = self.net(x_a, cond)
         elif getattr(self.net, "casts_own_weights", False):  # e.g. WN: cached weights, no per-call casts
@@ -48,10 +49,10 @@ class AffineCoupling(nn.Module):
             return raw, shift
         return nn.functional.logsigmoid(raw + 2.0), shift
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None, network_dtype: torch.dtype | None = None):
         n_a = x.shape[1] // 2
         x_a, x_b = x[:, :n_a], x[:, n_a:]
-        log_s, shift = self.log_scale_and_shift(x_a, cond)
+        log_s, shift = self.log_scale_and_shift(x_a, cond, network_dtype)
         if log_s is None:
             y_b = x_b + shift
             logdet = x.new_zeros(x.shape[0], dtype=torch.promote_types(x.dtype, torch.float32))
@@ -60,10 +61,11 @@ class AffineCoupling(nn.Module):
             logdet = log_s.flatten(1).sum(1, dtype=torch.promote_types(log_s.dtype, torch.float32))
         return torch.cat([x_a, y_b], 1), logdet
 
-    def inverse(self, y: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def inverse(self, y: torch.Tensor, cond: torch.Tensor | None = None,
+                network_dtype: torch.dtype | None = None) -> torch.Tensor:
         n_a = y.shape[1] // 2
         y_a, y_b = y[:, :n_a], y[:, n_a:]
-        log_s, shift = self.log_scale_and_shift(y_a, cond)
+        log_s, shift = self.log_scale_and_shift(y_a, cond, network_dtype)
         if log_s is None:
             x_b = y_b - shift
         else:

@@ -1,4 +1,4 @@
-"""Allow-listed unpickling of pickles we did not write (used by `waveglow.safe_loading`, the one loading gate).
+"""Allow-listed unpickling of pickles we did not write (used by `waveglow.common.safe_loading`, the one loading gate).
 
 NVIDIA's WaveGlow files pickle whole modules (`glow.WaveGlow`), so torch's `weights_only=True` mode refuses them.
 We unpickle with a subclass of Python's own pure-Python Unpickler, so every state-changing opcode passes through
@@ -26,9 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-
-class CheckpointError(Exception):
-    """A checkpoint file that cannot be loaded: unsafe, corrupt, or of an unknown layout."""
+from waveglow.common.errors import CheckpointError
 
 
 class PickledObject:
@@ -196,7 +194,7 @@ for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
 _CALLABLE_IDS = {id(f) for f in _ALLOWED_CALLABLES.values() if callable(f)}
 
 # Globals resolved to an inert PickledObject, matched by module prefix.
-_STAND_IN_MODULES = ("glow", "torch.nn.modules.", "model", "waveglow.model", "denoiser")
+_STAND_IN_MODULES = ("glow", "torch.nn.modules.", "model", "waveglow.vocoder.model", "denoiser")
 _STAND_IN_EXACT = {("torch.nn.utils.weight_norm", "WeightNorm")}
 
 
@@ -356,10 +354,3 @@ def load(file, **kwargs) -> Any:
 
 def loads(data: bytes, **kwargs) -> Any:
     return load(io.BytesIO(data), **kwargs)
-
-
-def safe_torch_load(path, map_location: Any = "cpu") -> Any:
-    """Compatibility name for `waveglow.safe_loading.load_torch_file` (the one loading gate)."""
-    from .safe_loading import load_torch_file
-
-    return load_torch_file(path, map_location=map_location)

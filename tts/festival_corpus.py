@@ -1,6 +1,6 @@
 """A Festival-spoken corpus in the LJSpeech layout: LJSpeech transcripts read by the built-in frontend's voice.
 
-    python -m data.festival_corpus --transcripts ljspeech-sample/all_transcripts.csv --out festival-lj --count 150
+    python -m tts.festival_corpus --transcripts ljspeech-sample/all_transcripts.csv --out festival-lj --count 150
 
 Writes <out>/wavs/festival-<id>.wav (16-bit PCM at --rate, 22050 Hz by default, Festival's edge silence trimmed as
 the TTS frontend trims it) and <out>/metadata.csv (`id|text|text`), each file renamed into place when complete.
@@ -15,9 +15,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from data.errors import DataError
+from waveglow.audio.features import resample_audio
+from waveglow.audio.wav_writer import write_wav_atomic
+from waveglow.common.atomic import atomic_write_text
+from waveglow.common.errors import DataError
 from data.ljspeech import read_transcripts
 from data.splits import is_held_out
+from tts.festival import FestivalFrontend
 
 PREFIX = "festival-"
 
@@ -35,11 +39,6 @@ def build(transcripts: str, out: str, count: int, first_id: str = "LJ003", skip_
           rate: int = 22050, progress: bool = True) -> list[str]:
     """Synthesise the chosen sentences into `out`; returns the ids written now (kept ones excluded)."""
     import numpy as np
-
-    from tts.festival import FestivalFrontend
-    from waveglow.atomic import atomic_write_text
-    from waveglow.audio import resample_audio
-    from waveglow.wav_writer import write_wav_atomic
 
     skip = {p.stem for p in Path(skip_recorded).iterdir()} if skip_recorded else set()
     chosen = choose(read_transcripts(transcripts), count, first_id, skip)

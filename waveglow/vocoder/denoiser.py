@@ -22,7 +22,7 @@ class Denoiser(nn.Module):
     """
 
     def __init__(self, model, n_fft: int = 1024, hop_length: int = 256, win_length: int = 1024,
-                 bias_frames: int = BIAS_FRAMES):
+                 bias_frames: int = BIAS_FRAMES, precision: str | None = None):
         super().__init__()
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
         parameter = next(model.parameters())
@@ -32,7 +32,7 @@ class Denoiser(nn.Module):
         steps = bias_frames * config.hop_length // config.n_group
         zero_latent = torch.zeros(1, config.n_group, steps)
         with torch.no_grad():
-            bias_audio = model.infer(zero_mel, sigma=0.0, z=zero_latent).float()
+            bias_audio = model.infer(zero_mel, sigma=0.0, z=zero_latent, precision=precision).float()
         bias_spectrum = self.magnitude_and_phase(bias_audio)[0][:, :, :1]  # [1, n_freq, 1]: its first frame
         self.register_buffer("bias_spectrum", bias_spectrum, persistent=False)
 

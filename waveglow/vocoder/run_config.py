@@ -6,12 +6,14 @@ never silently trains with a default.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from waveglow.config import ConfigError, WaveGlowConfig
+from waveglow.audio.features import MelConfig, MelSpectrogram
+from waveglow.common.errors import ConfigError
+from waveglow.common.safe_loading import read_json
+from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "exponential", "step")
@@ -85,7 +87,7 @@ class SpectralLossConfig:
 
     weight: float = 0.0
     every: int = 1
-    sigma: float = 0.666
+    sigma: float = DEFAULT_SIGMA
 
     def __post_init__(self):
         _check_number("spectral_loss.weight", self.weight, 0)
@@ -179,7 +181,7 @@ class DataConfig:
     cache_dir: str | None = None  # whole-clip mel cache (hop-aligned segments); None: mel of each segment
     eval_max_seconds: float | None = 60.0  # held-out audio scored at each eval (full clips, in list order)
     eval_audio_samples: int = 2  # held-out clips vocoded into TensorBoard at each eval
-    eval_audio_sigma: float = 0.666  # NVIDIA's inference sigma for those samples
+    eval_audio_sigma: float = DEFAULT_SIGMA  # NVIDIA's inference sigma for those samples
 
     def __post_init__(self):
         for name in ("sampling_rate", "filter_length", "hop_length", "win_length"):
@@ -191,13 +193,14 @@ class DataConfig:
         _check_number("eval_max_seconds", self.eval_max_seconds, 0, exclusive=True, allow_none=True)
         _check_number("eval_audio_sigma", self.eval_audio_sigma, 0)
 
-    def mel_spectrogram(self, n_mels: int):
-        """The MelSpectrogram these settings describe (n_mels from the model config)."""
-        from waveglow.audio import MelSpectrogram
+    def mel_config(self, n_mels: int) -> MelConfig:
+        """The feature contract these settings describe (NVIDIA's data_config names; n_mels from the model)."""
+        return MelConfig(sampling_rate=self.sampling_rate, n_fft=self.filter_length, win_length=self.win_length,
+                         hop_length=self.hop_length, n_mels=n_mels, fmin=self.mel_fmin, fmax=self.mel_fmax)
 
-        return MelSpectrogram(sampling_rate=self.sampling_rate, n_fft=self.filter_length,
-                              hop_length=self.hop_length, win_length=self.win_length, n_mels=n_mels,
-                              fmin=self.mel_fmin, fmax=self.mel_fmax)
+    def mel_spectrogram(self, n_mels: int) -> MelSpectrogram:
+        """The MelSpectrogram these settings describe (n_mels from the model config)."""
+        return self.mel_config(n_mels).mel_spectrogram()
 
 
 _NESTED = {("TrainConfig", "schedule"): ScheduleConfig, ("TrainConfig", "spectral_loss"): SpectralLossConfig,
@@ -248,11 +251,7 @@ class TrainingConfig:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(path, ConfigError), source=str(path))
 
     def replace_train(self, **changes) -> "TrainingConfig":
         """A copy with some `train` fields changed (command-line overrides); validated like the file."""

@@ -6,7 +6,7 @@ process killed at any moment therefore leaves `latest` naming a complete checkpo
 the first one); at worst a stray temporary file remains, which `remove_stale_temporaries` deletes.
 
 Files hold tensors, numbers, strings, lists and dicts only and are read through the loading gate
-(`waveglow.safe_loading.load_torch_file`): nothing in them is ever executed, and weights must be finite.
+(`waveglow.common.safe_loading.load_torch_file`): nothing in them is ever executed, and weights must be finite.
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from typing import Any
 
 import torch
 
-from waveglow.atomic import atomic_write
-from waveglow.safe_loading import load_torch_file
-from waveglow.safe_pickle import CheckpointError
+from waveglow.common.atomic import atomic_write
+from waveglow.common.errors import CheckpointError
+from waveglow.common.safe_loading import check_waveglow_config, file_size, load_torch_file
+from waveglow.vocoder.run_config import TrainingConfig
 
 TRAIN_FORMAT = "waveglow-toolkit-train"
 LATEST = "latest"
@@ -49,9 +50,6 @@ def load_training_payload(path, map_location: Any = "cpu") -> dict[str, Any]:
 
 def check_training_payload(payload: dict[str, Any], path) -> None:
     """The fields resume and export read, with their types; the model config in range for the file's size."""
-    from waveglow.safe_loading import check_waveglow_config, file_size
-
-    from .config import TrainingConfig
 
     expected = {"model": dict, "config": dict, "iteration": int, "epoch": int, "batches_in_epoch": int}
     for key, kind in expected.items():

@@ -27,17 +27,20 @@ pair it with, so each backend reproduces its own reference exactly.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data.errors import DataError
+from waveglow.common.errors import ConfigError, DataError
 
 MAX_WAV_VALUE = 32768.0  # int16 full scale: NVIDIA feeds float(int16) / 32768 to every model
 
@@ -111,6 +114,58 @@ def mel_filterbank(sampling_rate: int, n_fft: int, n_mels: int, fmin: float, fma
 # the module
 
 
+@dataclass(frozen=True)
+class MelConfig:
+    """The feature contract between audio and a vocoder: which log-mel a model is fed (NVIDIA's TacotronSTFT
+    defaults). Written into every exported config.json ("mel") and read back with the model.
+
+    Units: sampling_rate in Hz; n_fft, win_length, hop_length in samples; fmin / fmax in Hz (fmax None: Nyquist);
+    log_base "e": natural log of max(mel, 1e-5), the only convention our models use (others: mel_adapter)."""
+
+    sampling_rate: int = 22050
+    n_fft: int = 1024
+    win_length: int = 1024
+    hop_length: int = 256
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float | None = 8000.0
+    log_base: str = "e"
+
+    def __post_init__(self):
+        for name in ("sampling_rate", "n_fft", "win_length", "hop_length", "n_mels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"mel '{name}' must be a positive integer, got {value!r}")
+        if self.log_base != "e":
+            raise ConfigError(f"mel 'log_base' must be \"e\" (natural log), got {self.log_base!r}")
+        nyquist = self.sampling_rate / 2
+        if self.fmax is not None and not 0 <= self.fmin < self.fmax <= nyquist:
+            raise ConfigError(f"mel needs 0 <= fmin < fmax <= sampling_rate / 2 = {nyquist}, got fmin={self.fmin}, "
+                              f"fmax={self.fmax}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "mel") -> "MelConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(map(str, set(data) - known))
+        if unknown:
+            raise ConfigError(f"{source}: unknown field '{unknown[0]}' (known: {', '.join(sorted(known))})")
+        try:
+            return cls(**data)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    def mel_spectrogram(self, **options) -> "MelSpectrogram":
+        """The MelSpectrogram computing these features (options: stft_backend, check_range, ...)."""
+        return MelSpectrogram(sampling_rate=self.sampling_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                              win_length=self.win_length, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
+                              **options)
+
+
 class MelSpectrogram(torch.nn.Module):
     """Tacotron2 / WaveGlow log-mel spectrogram (NVIDIA TacotronSTFT defaults).
 
@@ -154,6 +209,12 @@ class MelSpectrogram(torch.nn.Module):
                                                          self.fmin, self.fmax), persistent=False)
         if stft_backend == "conv":
             self.register_buffer("dft_basis", dft_conv_basis(self.n_fft, window), persistent=False)
+
+    @property
+    def config(self) -> MelConfig:
+        """The feature contract these settings compute."""
+        return MelConfig(self.sampling_rate, self.n_fft, self.win_length, self.hop_length, self.n_mels, self.fmin,
+                         self.fmax)
 
     @property
     def n_freqs(self) -> int:

@@ -34,9 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ConfigError, WaveGlowConfig
-from .model import WaveGlow
-from .safe_pickle import CheckpointError
+from waveglow.common.atomic import atomic_write_bytes
+from waveglow.common.errors import CheckpointError, ConfigError
+from waveglow.common.safe_loading import check_waveglow_config, open_regular
+from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
+from waveglow.vocoder.inference import Vocoder, VocodeSetupError
+from waveglow.vocoder.model import WaveGlow
 
 FORMAT = "waveglow-toolkit/infer"
 FORMAT_VERSION = "1"
@@ -152,7 +155,6 @@ def export_onnx(model: WaveGlow, path: str | Path, opset: int = OPSET, tolerance
     torch on `check_frames`-long mels with a seeded latent at sigma 0.666. A check worse than `tolerance` removes
     the file and raises ValueError with the measured error (tolerance None: check and report, keep the file)."""
     onnx = _require("onnx")
-    from .atomic import atomic_write_bytes
 
     path = Path(path)
     graph = _InferGraph(model)
@@ -238,22 +240,22 @@ class OnnxWaveGlow(nn.Module):
     @contextmanager
     def network_precision(self, precision: str | None):
         if precision not in (None, "fp32"):
-            from .vocode import VocodeSetupError
 
             raise VocodeSetupError(f"the ONNX graph runs in fp32 only, not {precision} (use precision fp32)")
         yield None
 
     def excitation_of_mel(self, mel: torch.Tensor) -> None:
-        """None: exported graphs take no sine excitation (`export_onnx` refuses models with one)."""
+        """No excitation: the exporter refuses models that take one (what `infer_chunked` asks before chunking)."""
         return None
 
     @torch.no_grad()
-    def infer(self, mel: torch.Tensor, sigma: float = 0.666, z: torch.Tensor | None = None,
+    def infer(self, mel: torch.Tensor, sigma: float = DEFAULT_SIGMA, z: torch.Tensor | None = None,
               generator: torch.Generator | None = None, precision: str | None = None,
-              excitation: torch.Tensor | None = None) -> torch.Tensor:
-        """As `WaveGlow.infer` (fp32): mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop] float32 (CPU)."""
+              excitation: None = None) -> torch.Tensor:
+        """As `WaveGlow.infer` (fp32): mel [B, n_mel, F] or [n_mel, F] -> audio [B, F * hop] float32 (CPU).
+        excitation: always None (an exported graph takes none)."""
         if excitation is not None:
-            raise ValueError("an exported graph takes no excitation")
+            raise ValueError("an exported WaveGlow takes no excitation")
         if precision not in (None, "auto", "fp32"):
             with self.network_precision(precision):  # raises: fp32 only
                 pass
@@ -272,8 +274,6 @@ class OnnxWaveGlow(nn.Module):
 
 
 def _read_bytes(path: Path) -> bytes:
-    from .safe_loading import open_regular
-
     handle, size = open_regular(path)
     with handle:
         if size > MAX_ONNX_BYTES:
@@ -286,8 +286,6 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _read_config(session, path: Path) -> WaveGlowConfig:
-    from .safe_loading import check_waveglow_config
-
     meta = session.get_modelmeta().custom_metadata_map
     if meta.get(META_FORMAT) != FORMAT:
         raise CheckpointError(f"{path}: an ONNX model not written by `waveglow export` (no {META_FORMAT} "
@@ -306,7 +304,6 @@ def _read_config(session, path: Path) -> WaveGlowConfig:
 def load_onnx_vocoder(path: str | Path, device: str = "auto", precision: str = "auto", threads: int | None = None):
     """A `waveglow.vocode.Vocoder` over an exported graph (what `vocode --runtime onnx` uses). The graph runs on the
     CPU in fp32: device auto/cpu, precision auto/fp32; anything else is a VocodeSetupError saying so."""
-    from .vocode import Vocoder, VocodeSetupError
 
     if str(device) not in ("auto", "cpu"):
         raise VocodeSetupError(f"--runtime onnx runs on the CPU (onnxruntime's CPU provider), not {device!r}: use "

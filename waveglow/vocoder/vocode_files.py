@@ -1,6 +1,6 @@
 """Vocoding mel files to WAV files: one job over many inputs, where one bad file never stops the others.
 
-Per file: load (safely, `mel_files`) -> convert to the vocoder's mel (`tts.mel_adapter`, domain warnings kept as
+Per file: load (safely, `mel_files`) -> convert to the vocoder's mel (`waveglow.audio.mel_adapter`, domain warnings kept as
 notes) -> vocode with a per-file latent -> optional denoise -> PCM16 with a clip count -> atomic write to
 OUT_DIR/<stem>.wav. Errors become `FileResult.error` lines naming the file.
 
@@ -20,12 +20,13 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from data.errors import DataError
-
-from .mel_files import MelFileError, load_mel_file
-from .safe_loading import FILE_ERRORS, one_line
-from .vocode import DEFAULT_SIGMA, Vocoder, VocodeSetupError, make_generator
-from .wav_writer import to_pcm16, write_wav_atomic
+from waveglow.audio.mel_adapter import MelDomainWarning, MelFormatError, convert_mel, vocoder_filterbank
+from waveglow.audio.mel_files import MelFileError, load_mel_file
+from waveglow.audio.wav_writer import to_pcm16, write_wav_atomic
+from waveglow.common.errors import DataError
+from waveglow.common.safe_loading import FILE_ERRORS, one_line
+from waveglow.vocoder.config import DEFAULT_SIGMA
+from waveglow.vocoder.inference import Vocoder, VocodeSetupError, make_generator
 
 
 @dataclass
@@ -33,7 +34,7 @@ class VocodeOptions:
     sigma: float = DEFAULT_SIGMA
     denoise: float = 0.0
     seed: int | None = None
-    mel_format: object = "auto"  # a tts.mel_adapter format name or MelConvention
+    mel_format: object = "auto"  # a waveglow.audio.mel_adapter format name or MelConvention
     layout: str = "auto"
     format_params: dict | None = None
     format_stats: dict | None = None
@@ -72,7 +73,6 @@ class MelToWavJob:
     # ---- stage 1: read and convert ---------------------------------------------------------------------------------
     def prepare(self, source: Path) -> PreparedMel:
         """Load and convert one file; raises DataError (MelFileError / MelFormatError) naming it."""
-        from tts.mel_adapter import MelDomainWarning, MelFormatError, convert_mel, vocoder_filterbank
 
         output = self.out_dir / f"{source.stem}.wav"
         if output in self._claimed:

@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import DataError
+from waveglow.common.errors import DataError
+from waveglow.common.safe_loading import load_npz, read_json_object
 
 CLAMP_MIN = 1e-5
 LOG_FLOOR = math.log(CLAMP_MIN)  # -11.5129: the smallest value a vocoder mel can hold
@@ -353,7 +354,6 @@ class EspnetMel(MelConvention):
     name = "espnet"
     native_layout = "frames-first"
 
-
     def decode(self, values):
         if self.mean is not None:
             values = values * np.asarray(self.std)[:, None] + np.asarray(self.mean)[:, None]
@@ -419,18 +419,13 @@ def make_convention(name: str, target: MelFilterbank | None = None, params: dict
 
 def load_format_params(path: str | Path) -> dict[str, Any]:
     """A JSON file of convention parameters (e.g. a Coqui config.json)."""
-    from waveglow.safe_loading import read_json  # the loading gate: regular files only, size-capped
 
     path = Path(path)
-    data = read_json(path, MelFormatError)
-    if not isinstance(data, dict):
-        raise MelFormatError(f"{path}: mel parameters must be a JSON object")
-    return data
+    return read_json_object(path, MelFormatError, "mel parameters must be a JSON object")
 
 
 def load_stats(path: str | Path) -> dict[str, np.ndarray]:
     """Normalisation stats from an .npz (no pickles): {'mean','std'}, {'mean','var'}, ESPnet feats_stats.npz."""
-    from waveglow.safe_loading import load_npz  # the loading gate: numeric arrays only, sizes checked first
 
     return load_npz(path, MelFormatError)
 

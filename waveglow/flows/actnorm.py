@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .flow import zero_logdet
+from waveglow.flows.flow import zero_logdet
 
 
 class ActNorm(nn.Module):
