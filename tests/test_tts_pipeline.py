@@ -420,3 +420,22 @@ def test_cli_errors_are_one_line(argv, message, tmp_path, capsys):
     assert cli_main(argv + ["-o", str(tmp_path / "x.wav")]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and err.startswith("waveglow tts: error:") and "\n" not in err
+
+
+def test_progress_is_reported_after_each_sentence():
+    reports = []
+    synth = Synthesizer(frontend=RecordingFrontend(), vocoder="griffin-lim", griffin_lim_iters=1)
+    synth.synthesize("One. Two. Three.", progress=lambda done, total: reports.append((done, total)))
+    assert reports == [(1, 3), (2, 3), (3, 3)]
+
+
+@ignore_max_steps
+def test_cli_text_shows_a_bar_over_sentences_and_the_real_time_factor(tmp_path, capsys):
+    out = tmp_path / "x.wav"
+    code = cli_main(["tts", "Turn left. Then right.", "-o", str(out), "--frontend", "tacotron2", "--tacotron2",
+                     str(TACOTRON2), "--prenet-dropout", "0", "--checkpoint", "griffin-lim", "--griffin-lim-iters",
+                     "2"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "speaking" in captured.err and "2/2" in captured.err
+    assert re.search(r"wrote .*x\.wav: [0-9.]+ s at 22050 Hz in [0-9.]+ s \(real-time factor [0-9.]+\)", captured.out)

@@ -16,7 +16,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -329,8 +329,9 @@ class Synthesizer:
         return 22050  # Tacotron2 + Griffin-Lim: NVIDIA's LJSpeech rate
 
     # ------------------------------------------------------------------ synthesis
-    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
-        """Text -> (float32 audio [T] in [-1, 1], sampling rate in Hz). Raises SynthesisError for bad text."""
+    def synthesize(self, text: str, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
+        """Text -> (float32 audio [T] in [-1, 1], sampling rate in Hz). Raises SynthesisError for bad text.
+        progress(done, total) is called after each sentence (e.g. to drive a progress bar)."""
         sentences = split_sentences(check_text(text, self.max_chars))
         if not sentences:
             raise SynthesisError("text has nothing speakable after splitting into sentences")
@@ -344,6 +345,8 @@ class Synthesizer:
                 pieces.append(pause)
             mel = self.frontend.text_to_mel(sentence)
             pieces.append(np.asarray(self.vocoder.mel_to_audio(mel), dtype=np.float32).reshape(-1))
+            if progress is not None:
+                progress(i + 1, len(sentences))
         return _limit_peak(np.concatenate(pieces)), rate
 
     def _reseed(self) -> None:

@@ -86,7 +86,8 @@ def run(args) -> int:
         if args.phrases is not None:
             return _speak_phrases(synth, text, Path(args.output))
         started = time.perf_counter()
-        audio, rate = synth.synthesize(text)
+        with _SentenceBar() as bar:
+            audio, rate = synth.synthesize(text, progress=bar.update)
         seconds = time.perf_counter() - started
         path = write_wav_atomic(args.output, audio, rate)
     except FileNotFoundError:
@@ -127,3 +128,26 @@ def _speak_phrases(synth, text: str, out: Path) -> int:
     print(f"wrote {len(numbered) - len(failed)} of {len(numbered)} wav(s) into {out}: {audio_seconds:.2f} s of audio "
           f"in {compute_seconds:.2f} s (real-time factor {compute_seconds / max(audio_seconds, 1e-9):.3f})")
     return 1 if failed else 0
+
+
+class _SentenceBar:
+    """A tqdm bar over sentences on stderr, made on the first report (when the count is known); none for one."""
+
+    def __init__(self):
+        self.bar = None
+
+    def update(self, done: int, total: int) -> None:
+        if total < 2:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="sentence", desc="speaking", file=sys.stderr, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
