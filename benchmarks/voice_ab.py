@@ -50,6 +50,12 @@ def cpu_minutes(log: Path | None, run: Path, when: float) -> float | None:
     return sum(last.values()) / 60 if last else None
 
 
+def nearest(spent: dict[int, float | None], minutes: list[float]) -> list[int]:
+    """Iterations (keys of `spent`: iteration -> CPU minutes, None when unknown) nearest each of `minutes`."""
+    known = [i for i, m in spent.items() if m is not None]
+    return sorted({min(known, key=lambda i: abs(spent[i] - m)) for m in minutes}) if known else []
+
+
 def score(checkpoint: Path, utterances, wer: bool) -> dict:
     from waveglow.evaluation.runner import EvaluationSettings, evaluate
     from waveglow.vocoder.loading import load_for_scoring
@@ -95,10 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.cpu_log is None:
                 sys.exit("--at-cpu-minutes needs --cpu-log")
             spent = {i: cpu_minutes(args.cpu_log, run, store.path_for(i).stat().st_mtime) for i in iterations}
-            known = [i for i in iterations if spent[i] is not None]
-            if not known:
+            chosen = nearest(spent, args.at_cpu_minutes)
+            if not chosen:
                 sys.exit(f"{run}: no CPU minutes logged for its checkpoints")
-            chosen = sorted({min(known, key=lambda i: abs(spent[i] - m)) for m in args.at_cpu_minutes})
         else:
             chosen = spread(iterations, args.points)
         for iteration in chosen:

@@ -175,3 +175,23 @@ def test_device_voice_quick(tmp_path):
     subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True, capture_output=True)
     exported, _ = load_waveglow(tmp_path / "out" / "voice")
     assert exported.config.n_group == 64 and (tmp_path / "out" / "voice" / "metrics.jsonl").is_file()
+
+
+def test_voice_ab_picks_checkpoints_at_equal_cpu_minutes(tmp_path):
+    """--at-cpu-minutes: per arm the checkpoints whose logged CPU minutes are nearest the budgets (summed over the
+    run's processes, each at its last line before the checkpoint was written)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("voice_ab", Path(__file__).resolve().parents[1] / "benchmarks" /
+                                                  "voice_ab.py")
+    voice_ab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(voice_ab)
+    run = tmp_path / "arm"
+    log = tmp_path / "cpu.log"
+    log.write_text(f"100 1 {run} 60\n200 1 {run} 600\n200 2 {run} 120\n300 2 {tmp_path / 'other'} 9000\n")
+    assert voice_ab.cpu_minutes(log, run, 150) == 1.0
+    assert voice_ab.cpu_minutes(log, run, 250) == 12.0  # both processes of the run
+    assert voice_ab.cpu_minutes(log, run, 50) is None
+    spent = {500: 5.0, 1000: 11.0, 1500: 22.0, 2000: None}
+    assert voice_ab.nearest(spent, [10, 21]) == [1000, 1500]
+    assert voice_ab.nearest(spent, [100]) == [1500] and voice_ab.nearest({1: None}, [1]) == []
