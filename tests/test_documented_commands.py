@@ -181,8 +181,6 @@ QUICK: dict[str, Q] = {
     "python benchmarks/vocoder_speed.py --durations 10":
         Q("python benchmarks/vocoder_speed.py --durations 0.05 --quick --threads 1"),
     "python benchmarks/voice_ab.py --runs RUN... --data ljspeech-sample --clips 8 --cpu-log cpu.log": Q(VOICE_AB),
-    "python benchmarks/voice_ab.py --runs RUN... --data ljspeech-sample --clips 8 --at-cpu-minutes 22.5 52 "
-    "--cpu-log cpu.log": Q(VOICE_AB),
     "waveglow train --config configs/waveglow_small.json --init-from voices/in_training --data ljspeech-sample "
     "--out RUN --precision bf16 --spectral-loss 1":
         Q("waveglow train --config {tinycfg} --init-from {run} --data {lj} --out {tmp}/run_init --precision bf16 "

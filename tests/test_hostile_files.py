@@ -281,7 +281,7 @@ def test_full_disk_in_tts_is_one_line(tmp_path, capsys, monkeypatch):
         def __init__(self, **_kwargs):
             pass
 
-        def synthesize(self, text):
+        def synthesize(self, text, progress=None):
             return np.zeros(2205, dtype=np.float32), 22050
 
     def full(*_args, **_kwargs):
