@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from waveglow.audio.excitation import excitation as sine_excitation, f0_track
+from waveglow.audio.excitation import alignment_reach, excitation as sine_excitation, f0_track
 from waveglow.audio.features import MelSpectrogram, load_wav
 from waveglow.common.errors import DataError
 from data.ljspeech import Utterance
@@ -125,6 +125,9 @@ class AudioMelDataset(torch.utils.data.Dataset):
             return mel, segment
         clip = audio if audio.shape[0] >= start + self.segment_length else np.pad(
             audio, (0, start + self.segment_length - audio.shape[0]))
-        whole = sine_excitation(self.clip_f0(utt, audio), clip.shape[0], self.mel.hop_length,
-                                self.mel.sampling_rate, audio=clip)
-        return mel, segment, torch.from_numpy(np.ascontiguousarray(whole[:, start:start + self.segment_length]))
+        # only the segment and the low-pass's reach around it: on the segment, the values of the whole clip's
+        reach = alignment_reach(self.mel.sampling_rate)
+        lo, hi = max(0, start - reach), min(clip.shape[0], start + self.segment_length + reach)
+        stretch = sine_excitation(self.clip_f0(utt, audio), hi - lo, self.mel.hop_length, self.mel.sampling_rate,
+                                  audio=clip[lo:hi], first_sample=lo)
+        return mel, segment, torch.from_numpy(np.ascontiguousarray(stretch[:, start - lo:start - lo + self.segment_length]))

@@ -24,6 +24,12 @@ FRAME_SECONDS, HOP_SECONDS = 1024 / 22050, 256 / 22050
 ALIGN_WINDOW_SECONDS = 512 / 22050  # Hann low-pass of the demodulated recording: rejects components >= ~86 Hz away
 
 
+def alignment_reach(rate: int) -> int:
+    """Samples on each side that the aligned phase at a sample depends on (half the low-pass window): an excitation
+    computed on a stretch this much wider than a segment equals, on the segment, the whole clip's."""
+    return max(3, round(ALIGN_WINDOW_SECONDS * rate)) // 2 + 1
+
+
 def f0_track(audio: np.ndarray, rate: int, hop_length: int | None = None) -> np.ndarray:
     """float audio [T] at `rate` Hz -> F0 [frames] in Hz (float64), 0 where unvoiced: librosa.pyin with Viterbi
     voicing, 65-400 Hz, frame 46 ms, centred frames every `hop_length` samples (default 11.6 ms)."""
@@ -36,11 +42,13 @@ def f0_track(audio: np.ndarray, rate: int, hop_length: int | None = None) -> np.
     return np.where(voiced, np.nan_to_num(f0), 0.0).astype(np.float64)
 
 
-def f0_per_sample(f0: np.ndarray, n_samples: int, hop_length: int) -> tuple[np.ndarray, np.ndarray]:
+def f0_per_sample(f0: np.ndarray, n_samples: int, hop_length: int,
+                  first_sample: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """F0 frames [F] (Hz, 0 = unvoiced; frame i centred on sample i * hop) -> (F0 [n_samples] interpolated across
-    voiced frames and held beyond them, voiced [n_samples] bool from the nearest frame)."""
+    voiced frames and held beyond them, voiced [n_samples] bool from the nearest frame), for the samples
+    first_sample .. first_sample + n_samples - 1."""
     f0 = np.asarray(f0, dtype=np.float64)
-    positions = np.arange(n_samples) / hop_length
+    positions = (first_sample + np.arange(n_samples)) / hop_length
     nearest = np.clip(np.rint(positions).astype(np.int64), 0, max(len(f0) - 1, 0))
     voiced_frames = np.flatnonzero(f0 > 0)
     if len(f0) == 0 or len(voiced_frames) == 0:
@@ -50,10 +58,11 @@ def f0_per_sample(f0: np.ndarray, n_samples: int, hop_length: int) -> tuple[np.n
 
 
 def excitation(f0: np.ndarray, n_samples: int, hop_length: int, rate: int,
-               audio: np.ndarray | None = None) -> np.ndarray:
-    """F0 frames [F] -> excitation [2, n_samples] float32 (sin, cos of the phase; 0 where unvoiced). With the
-    recording `audio` [>= n_samples] the phase is aligned to its fundamental (training); without, it starts at 0."""
-    contour, voiced = f0_per_sample(f0, n_samples, hop_length)
+               audio: np.ndarray | None = None, first_sample: int = 0) -> np.ndarray:
+    """F0 frames [F] -> excitation [2, n_samples] float32 (sin, cos of the phase; 0 where unvoiced) of the samples
+    from first_sample on. With the recording `audio` [>= n_samples] of those samples the phase is aligned to its
+    fundamental (training); without, it starts at 0."""
+    contour, voiced = f0_per_sample(f0, n_samples, hop_length, first_sample)
     phase = 2 * np.pi * np.cumsum(contour) / rate
     if audio is not None:
         audio = np.asarray(audio, dtype=np.float64)[:n_samples]
