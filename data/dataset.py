@@ -130,4 +130,5 @@ class AudioMelDataset(torch.utils.data.Dataset):
         lo, hi = max(0, start - reach), min(clip.shape[0], start + self.segment_length + reach)
         stretch = sine_excitation(self.clip_f0(utt, audio), hi - lo, self.mel.hop_length, self.mel.sampling_rate,
                                   audio=clip[lo:hi], first_sample=lo)
-        return mel, segment, torch.from_numpy(np.ascontiguousarray(stretch[:, start - lo:start - lo + self.segment_length]))
+        stretch = stretch[:, start - lo:start - lo + self.segment_length]
+        return mel, segment, torch.from_numpy(np.ascontiguousarray(stretch))
