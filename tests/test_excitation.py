@@ -15,6 +15,7 @@ from data.ljspeech import Utterance
 from waveglow import WaveGlow, WaveGlowConfig
 from waveglow.audio import MelSpectrogram
 from waveglow.vocoder.checkpoint import infer_config, ours_to_nvidia
+from waveglow.vocoder.harmonic import harmonic_basis
 from waveglow.audio.excitation import excitation, f0_per_sample
 from waveglow.vocoder.long_form import infer_chunked
 from waveglow.training import Trainer, TrainingConfig
@@ -179,3 +180,39 @@ def test_harmonic_source_is_an_exact_shift_that_starts_at_zero_and_is_inferred_f
     assert not fresh.source_mean(fresh.condition(mel.float(), n, exc.float()), exc.float(), n).any()
     with pytest.raises(Exception, match="harmonics"):
         tiny(harmonics=2, excitation_channels=0)
+
+
+def test_aligned_harmonics_carry_each_harmonics_own_phase_for_training_only():
+    n = 40 * HOP
+    frames = np.full(41, 180.0)
+    contour, _ = f0_per_sample(frames, n, HOP)
+    audio, phase = tone(contour)  # harmonics 2 and 3 sit at phase offsets 1.0 and -0.4 from k times the fundamental
+    aligned = excitation(frames, n, HOP, RATE, audio=audio, harmonics=3)
+    assert aligned.shape == (6, n)
+    inner = slice(2 * HOP, 38 * HOP)
+    for k, offset in ((1, 0.0), (2, 1.0), (3, -0.4)):
+        assert np.abs(aligned[2 * k - 1, inner] - np.cos(k * phase[inner] + offset)).max() < 0.05
+        assert np.abs(aligned[2 * k - 2, inner] - np.sin(k * phase[inner] + offset)).max() < 0.05
+    np.testing.assert_array_equal(excitation(frames, n, HOP, RATE, audio=audio)[:2], aligned[:2])
+    # the basis of the harmonic source is then the tone itself: its amplitudes need not average wandering phases
+    basis = harmonic_basis(torch.from_numpy(aligned)[None], 3)[0].numpy()
+    fit = basis[:, inner].T @ np.array([0.3, 0.1, 0.05, 0, 0, 0])
+    assert np.abs(fit - audio[inner]).max() < 0.03
+    recurrence = harmonic_basis(torch.from_numpy(aligned[:2])[None], 3)[0].numpy()
+    assert np.abs(recurrence[:, inner].T @ np.array([0.3, 0.1, 0.05, 0, 0, 0]) - audio[inner]).max() > 0.1
+
+    # a model with aligned_harmonics: the same shapes, forward derives the 2K rows, inverse stays exact with them,
+    # and inference (no recording) runs on the two rows of the fundamental
+    model = random_model(tiny(harmonics=3, aligned_harmonics=True))
+    assert set(model.state_dict()) == set(random_model(tiny(harmonics=3)).state_dict())
+    mel = torch.randn(1, 80, 40, dtype=torch.float64)
+    x = torch.from_numpy(audio[None])
+    z, _ = model(x, mel)
+    rows = model.excitation_of_audio(x)
+    assert rows.shape == (1, 6, n)
+    torch.testing.assert_close(model.reverse(mel, z, 1.0, rows), x, atol=1e-10, rtol=0)
+    assert model.infer(mel, sigma=0.0, excitation=rows[:, :2]).shape == (1, n)
+    with pytest.raises(ValueError, match="excitation must be"):
+        model(x, mel, rows[:, :4])
+    with pytest.raises(Exception, match="aligned_harmonics"):
+        tiny(harmonics=0, aligned_harmonics=True)

@@ -58,20 +58,23 @@ def f0_per_sample(f0: np.ndarray, n_samples: int, hop_length: int,
 
 
 def excitation(f0: np.ndarray, n_samples: int, hop_length: int, rate: int,
-               audio: np.ndarray | None = None, first_sample: int = 0) -> np.ndarray:
+               audio: np.ndarray | None = None, first_sample: int = 0, harmonics: int = 1) -> np.ndarray:
     """F0 frames [F] -> excitation [2, n_samples] float32 (sin, cos of the phase; 0 where unvoiced) of the samples
     from first_sample on. With the recording `audio` [>= n_samples] of those samples the phase is aligned to its
-    fundamental (training); without, it starts at 0."""
+    fundamental (training); without, it starts at 0. With the recording and harmonics K > 1: [2K, n_samples], rows
+    2k, 2k + 1 the sin and cos of harmonic k + 1's own phase, each aligned to the recording like the fundamental (the
+    relative phases of a voice's harmonics wander; this is the training-side view of them)."""
     contour, voiced = f0_per_sample(f0, n_samples, hop_length, first_sample)
     phase = 2 * np.pi * np.cumsum(contour) / rate
+    rows = [phase]
     if audio is not None:
         audio = np.asarray(audio, dtype=np.float64)[:n_samples]
         if len(audio) < n_samples:
             audio = np.pad(audio, (0, n_samples - len(audio)))
         window = np.hanning(max(3, round(ALIGN_WINDOW_SECONDS * rate)))
-        baseband = fftconvolve(audio * np.exp(-1j * phase), window, mode="same")
-        phase = phase + np.angle(baseband)
-    return (np.stack([np.sin(phase), np.cos(phase)]) * voiced).astype(np.float32)
+        rows = [phase * k + np.angle(fftconvolve(audio * np.exp(-1j * k * phase), window, mode="same"))
+                for k in range(1, max(1, harmonics) + 1)]
+    return (np.concatenate([np.stack([np.sin(p), np.cos(p)]) for p in rows]) * voiced).astype(np.float32)
 
 
 def f0_from_mel(log_mel: np.ndarray, rate: int, hop_length: int) -> np.ndarray:

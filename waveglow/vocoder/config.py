@@ -42,6 +42,11 @@ class WaveGlowConfig:
     # A harmonic source before the flow (waveglow.vocoder.harmonic): audio minus K harmonics of the excitation with
     # amplitudes from the mel (needs the excitation and 'group' conditioning); 0: none.
     harmonics: int = 0
+    # Training side only (the shapes are the same): the excitation derived from a recording (excitation_of_audio,
+    # the training data) carries each of the K harmonics' own phase aligned to it, so the harmonic source can
+    # learn their amplitudes rather than an average over their wandering phases. Inference has no recording: the
+    # harmonics then run at k times the fundamental's phase.
+    aligned_harmonics: bool = False
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -61,6 +66,10 @@ class WaveGlowConfig:
             raise ConfigError(f"config field 'harmonics' must be >= 0, got {self.harmonics}")
         if self.harmonics and (self.excitation_channels == 0 or self.conditioning != "group"):
             raise ConfigError("config field 'harmonics' needs excitation_channels 2 and conditioning 'group'")
+        if not isinstance(self.aligned_harmonics, bool):
+            raise ConfigError(f"config field 'aligned_harmonics' must be true or false, got {self.aligned_harmonics!r}")
+        if self.aligned_harmonics and self.harmonics < 2:
+            raise ConfigError("config field 'aligned_harmonics' needs harmonics >= 2")
         if self.n_early_size < 0:
             raise ConfigError(f"config field 'n_early_size' must be >= 0, got {self.n_early_size}")
         if self.kernel_size % 2 != 1:

@@ -15,7 +15,11 @@ from torch import nn
 
 def harmonic_basis(excitation: torch.Tensor, harmonics: int) -> torch.Tensor:
     """excitation [B, 2, T] (sin phi, cos phi) -> [B, 2K, T]: cos(k phi) for k = 1..K, then sin(k phi); 0 where the
-    excitation is 0 (by the angle-addition recurrence, which keeps that zero)."""
+    excitation is 0 (by the angle-addition recurrence, which keeps that zero). An excitation of [B, 2K, T] carries
+    each harmonic's own phase (rows 2k, 2k + 1: sin, cos of harmonic k + 1; see waveglow.audio.excitation): used as
+    it is."""
+    if excitation.shape[1] == 2 * harmonics:
+        return torch.cat([excitation[:, 1::2], excitation[:, 0::2]], 1).float()
     s1, c1 = excitation[:, 0].float(), excitation[:, 1].float()
     cosines, sines = [c1], [s1]
     for _ in range(harmonics - 1):

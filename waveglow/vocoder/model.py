@@ -105,10 +105,13 @@ class WaveGlow(nn.Module):
             return cond
         if excitation is None:
             raise ValueError("this WaveGlow needs an excitation [B, 2, T] (waveglow.audio.excitation)")
-        if excitation.dim() != 3 or excitation.shape[:2] != (cond.shape[0], c.excitation_channels):
-            raise ValueError(f"excitation must be [{cond.shape[0]}, {c.excitation_channels}, T], "
+        channels = (c.excitation_channels,) + ((2 * c.harmonics,) if c.harmonics > 1 else ())
+        if excitation.dim() != 3 or excitation.shape[0] != cond.shape[0] or excitation.shape[1] not in channels:
+            raise ValueError(f"excitation must be [{cond.shape[0]}, {' or '.join(map(str, channels))}, T], "
                              f"got {list(excitation.shape)}")
-        excitation = self._fit(excitation, n_samples).to(device=cond.device, dtype=cond.dtype)
+        # the WN networks read the fundamental's channels; per-harmonic phases are the harmonic source's alone
+        excitation = self._fit(excitation[:, : c.excitation_channels], n_samples).to(device=cond.device,
+                                                                                   dtype=cond.dtype)
         return torch.cat([cond, group_frames(excitation, c.n_group)], 1)
 
     @staticmethod
@@ -131,7 +134,8 @@ class WaveGlow(nn.Module):
         items = []
         for item in audio.detach().float().cpu().numpy():
             f0 = source.f0_track(item, c.sampling_rate, c.hop_length)
-            items.append(source.excitation(f0, item.shape[0], c.hop_length, c.sampling_rate, audio=item))
+            items.append(source.excitation(f0, item.shape[0], c.hop_length, c.sampling_rate, audio=item,
+                                           harmonics=c.harmonics if c.aligned_harmonics else 1))
         return torch.from_numpy(np.stack(items)).to(audio.device)
 
     def excitation_of_mel(self, mel: torch.Tensor) -> torch.Tensor | None:
