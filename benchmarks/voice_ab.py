@@ -56,11 +56,13 @@ def nearest(spent: dict[int, float | None], minutes: list[float]) -> list[int]:
     return sorted({min(known, key=lambda i: abs(spent[i] - m)) for m in minutes}) if known else []
 
 
-def score(checkpoint: Path, utterances, wer: bool) -> dict:
+def score(checkpoint: Path, utterances, wer: bool, references: bool = True) -> dict:
+    """evaluate's results for one checkpoint; the reference rows (Griffin-Lim, recordings, floor) only when asked."""
     from waveglow.evaluation.runner import EvaluationSettings, evaluate
     from waveglow.vocoder.loading import load_for_scoring
 
-    return evaluate(load_for_scoring(checkpoint), utterances, EvaluationSettings(wer=wer), log=lambda line: None)
+    return evaluate(load_for_scoring(checkpoint), utterances, EvaluationSettings(wer=wer, references=references),
+                    log=lambda line: None)
 
 
 def fmt(value, digits: int, scale: float) -> str:
@@ -109,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         for iteration in chosen:
             path = store.path_for(iteration)
             payload = load_training_checkpoint(path)
-            results = score(path, utterances, args.wer)
-            references = results["summary"]
+            results = score(path, utterances, args.wer, references=references is None)  # references once
+            references = references or results["summary"]
             rows.append({"arm": run.name, "iteration": iteration,
                          "minutes": float(payload.get("elapsed_seconds", 0.0)) / 60,
                          "cpu_minutes": cpu_minutes(args.cpu_log, run, path.stat().st_mtime),

@@ -241,3 +241,21 @@ def test_evaluate_command_without_held_out_clips_exits_2(tmp_path, capsys):
                  str(tmp_path / "r.json"), "--no-wer"])
     assert code == 2 and "no held-out clips" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_evaluate_without_references_scores_the_model_row_alone_and_identically():
+    from waveglow.commands.evaluate import held_out_utterances
+    from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
+    from waveglow.vocoder.loading import load_for_scoring
+
+    loaded = load_for_scoring(GOLDEN_16_MEL)
+    clips = held_out_utterances(str(LJ), 1)
+    full = evaluate(loaded, clips, EvaluationSettings(wer=False, griffin_lim_iters=4), log=lambda line: None)
+    alone = evaluate(loaded, clips, EvaluationSettings(wer=False, references=False), log=lambda line: None)
+    assert set(alone["summary"]) == {"waveglow"} and set(alone["utterances"][0]["rows"]) == {"waveglow"}
+    drop_rtf = lambda scores: {k: v for k, v in scores.items() if k != "rtf"}  # noqa: E731 (timing varies)
+    assert drop_rtf(alone["summary"]["waveglow"]) == drop_rtf(full["summary"]["waveglow"])  # seeded: same audio
+    assert "griffin_lim" not in alone["utterances"][0]["synthesis_seconds"]
+    assert alone["settings"]["wer_method"] is None and not alone["settings"]["references"]
+    table = markdown_table(alone)
+    assert "| WaveGlow |" in table and "Griffin-Lim" not in table

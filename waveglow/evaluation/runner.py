@@ -57,6 +57,7 @@ class EvaluationSettings:
     wer: bool = True
     device: str = "cpu"
     precision: str = "fp32"  # of the WN networks in WaveGlow synthesis
+    references: bool = True  # also score Griffin-Lim, the recordings and the floor (False: the model's row alone)
 
 
 def stft_distance(reference: np.ndarray, audio: np.ndarray, rate: int, max_hz: float | None) -> float:
@@ -109,11 +110,16 @@ def row_metrics(reference: np.ndarray, audio: np.ndarray, rate: int, transcript:
     return result
 
 
+def scored_rows(utterances: list[dict]) -> tuple[str, ...]:
+    """The ROWS the clips were scored on (all, or the model's alone without references)."""
+    return tuple(row for row in ROWS if utterances and row in utterances[0]["rows"]) or ("waveglow",)
+
+
 def summarise(utterances: list[dict], bits_per_sample: float) -> dict:
     """Per row: the mean of each AVERAGED_METRICS over the clips it scored (with counts n_<metric>), pooled WER,
     bits/sample (WaveGlow row only) and RTF (rows that synthesise)."""
     summary = {}
-    for row in ROWS:
+    for row in scored_rows(utterances):
         scores = [u["rows"][row] for u in utterances]
         entry: dict = {}
         for name in AVERAGED_METRICS:
@@ -159,21 +165,21 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
         waveglow_audio = vocoder.synthesize(item.mel.unsqueeze(0), latent, settings.sigma, settings.denoise)[0]
         synthesis_seconds["waveglow"] = time.perf_counter() - tic
         tic = time.perf_counter()
-        griffin_lim_audio = griffin_lim.mel_to_audio(item.mel)
-        synthesis_seconds["griffin_lim"] = time.perf_counter() - tic
-        tic = time.perf_counter()
-        floor_audio = griffin_lim.random_phase_audio(item.mel)
-        synthesis_seconds["floor"] = time.perf_counter() - tic
-        synthesized = {"waveglow": waveglow_audio.numpy(), "griffin_lim": griffin_lim_audio, "real": real,
-                       "floor": floor_audio}
+        synthesized = {"waveglow": waveglow_audio.numpy(), "real": real}
+        if settings.references:
+            synthesized["griffin_lim"] = griffin_lim.mel_to_audio(item.mel)
+            synthesis_seconds["griffin_lim"] = time.perf_counter() - tic
+            tic = time.perf_counter()
+            synthesized["floor"] = griffin_lim.random_phase_audio(item.mel)
+            synthesis_seconds["floor"] = time.perf_counter() - tic
         reference_f0 = pitch.f0_track(real, rate)
         rows = {row: row_metrics(real, synthesized[row], rate, transcripts[item.utt_id], recognizer, reference_f0)
-                for row in ROWS}
+                for row in (ROWS if settings.references else ("waveglow",))}
         per_utterance.append({"utt_id": item.utt_id, "seconds": len(real) / rate, "text": transcripts[item.utt_id],
                               "bits_per_sample": nll.per_utterance[item.utt_id],
                               "synthesis_seconds": synthesis_seconds, "rows": rows})
         log(f"  {item.utt_id} ({len(real) / rate:.1f} s) in {time.perf_counter() - start:.1f} s: " + "; ".join(
-            f"{ROW_TITLES[r]} " + format_metrics(rows[r]) for r in ROWS))
+            f"{ROW_TITLES[r]} " + format_metrics(rows[r]) for r in rows))
     return {
         "checkpoint": loaded.source, "checkpoint_kind": loaded.kind, "iteration": loaded.iteration,
         "weights": loaded.weights,
@@ -184,7 +190,8 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
                      "pesq": quality.PESQ_METHOD, "stoi": quality.STOI_METHOD, "mcd": mcd.MCD_ANALYSIS,
                      "dnsmos": quality.DNSMOS_METHOD, "pitch": pitch.PITCH_ANALYSIS, "mrstft": MRSTFT_METHOD,
                      "floor": "Griffin-Lim's NNLS magnitude of the mel, uniform random phase (seed), one inverse STFT",
-                     "wer": "PocketSphinx 16 kHz US English default model vs normalised transcript; pooled words",
+                     "wer_method": ("PocketSphinx 16 kHz US English default model vs normalised transcript; pooled words"
+                                    if settings.wer else None),
                      "synthesised_audio": "clipped to [-1, 1], cut to the recording's length"},
         "summary": summarise(per_utterance, nll.bits_per_sample),
         "nll": {k: v for k, v in nll.to_dict().items() if k != "per_utterance"},
@@ -227,13 +234,13 @@ def markdown_table(results: dict) -> str:
              f"{settings['precision']})", "",
              "| system | " + " | ".join(title for _, title, _, _ in TABLE_COLUMNS) + " |",
              "|---|" + "---:|" * len(TABLE_COLUMNS)]
-    for row in ROWS:
+    for row in scored_rows(results["utterances"]):
         s = results["summary"][row]
         lines.append(f"| {ROW_TITLES[row]} | " + " | ".join(_fmt(s.get(key), digits, scale)
                                                            for key, _, digits, scale in TABLE_COLUMNS) + " |")
     notes: dict[str, list[str]] = {}
     for u in results["utterances"]:
-        for row in ROWS:
+        for row in u["rows"]:
             for note in u["rows"][row]["notes"]:
                 notes.setdefault(f"{ROW_TITLES[row]}: {note}", []).append(u["utt_id"])
     if notes:
