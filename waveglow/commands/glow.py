@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from waveglow.common.errors import DataError, UserError
+from waveglow.common.errors import UserError
 from waveglow.glow import COUPLINGS, Glow, GlowConfig, PERMUTATIONS
 from waveglow.glow.checkpoint import load_glow, save_glow
 from waveglow.glow.image_grid import save_grid
@@ -140,10 +140,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(max(1, args.threads))
-    try:
-        return int(args._action(args) or 0)
-    except DataError as exc:
-        raise UserError(str(exc)) from exc
+    return int(args._action(args) or 0)  # a DataError is a ToolkitError: the command line reports it
 
 
 # ---- shared helpers ----------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
 from waveglow.common.atomic import atomic_write
-from waveglow.common.errors import ConfigError, DataError
+from waveglow.common.errors import ConfigError, DataError, ToolkitError
 from waveglow.common.safe_loading import guard
 from waveglow.training.adversarial import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
 from waveglow.training.averaging import WeightAverage
@@ -51,8 +51,11 @@ from data.dataset import AudioMelDataset
 LN2 = math.log(2)
 
 
-class TrainingDiverged(RuntimeError):
-    """Loss or gradient norm became NaN/inf. The step was not applied and no checkpoint was written for it."""
+class TrainingDiverged(ToolkitError, RuntimeError):
+    """Loss or gradient norm became NaN/inf. The step was not applied and no checkpoint was written for it.
+    The command line reports it as one line and exits with 1 (a failed run, not a bad argument)."""
+
+    exit_code = 1
 
     def __init__(self, iteration: int, loss: float, grad_norm: float, last_checkpoint: Path | None):
         self.iteration, self.loss, self.grad_norm, self.last_checkpoint = iteration, loss, grad_norm, last_checkpoint
