@@ -1,10 +1,13 @@
 """Every flow layer: exact inverse and log-det = log|det| of the autograd Jacobian (float64, randomised weights)."""
+import math
+
 import pytest
 import torch
 
 from waveglow import (WN, ActNorm, AffineCoupling, FlowSequential, GroupSamples, InvertibleConv1x1,
                       LUInvertibleConv1x1, Squeeze2d, WaveGlow, WaveGlowConfig)
 from waveglow.common.errors import ConfigError
+from waveglow.flows.gaussian import DiagonalGaussian, StandardNormal
 
 
 @pytest.fixture(autouse=True)
@@ -199,3 +202,38 @@ def test_conditioning_built_in_pieces_equals_the_whole(conditioning):
     whole = model.condition(mel, 23 * 8)
     for piece in (1, 4, 7, 23, 50):
         assert torch.allclose(model.condition_in_pieces(mel, torch.float64, piece), whole, atol=1e-12, rtol=0)
+
+
+# ---- the Gaussian base distributions (waveglow.flows.gaussian) --------------------------------------------------
+@pytest.mark.parametrize("sigma", [1.0, 0.6, 2.5])
+def test_standard_normal_log_prob_equals_torch_normal(sigma):
+    z = torch.randn(3, 4, 7, generator=torch.Generator().manual_seed(5))
+    expected = torch.distributions.Normal(0.0, sigma).log_prob(z).flatten(1).sum(1)
+    prior = StandardNormal(sigma)
+    assert prior.log_prob(z).shape == (3,)
+    assert torch.allclose(prior.log_prob(z), expected, rtol=0, atol=1e-12)
+    # the NLL of a flow, -sum log p(z) - sum logdet, in NVIDIA's arrangement; without the constant it is the
+    # numerator of NVIDIA's loss
+    logdet = torch.randn(3)
+    nll = prior.nll(z, logdet)
+    assert torch.allclose(nll, -expected.sum() - logdet.sum(), rtol=0, atol=1e-10)
+    assert torch.allclose(prior.nll(z, logdet, constant=False), nll - prior.log_normalizer(z.numel()),
+                          rtol=0, atol=1e-10)
+    assert WaveGlow.loss(z, logdet, sigma) == prior.nll(z, logdet, constant=False, dtype=torch.float32) / z.numel()
+
+
+def test_diagonal_gaussian_log_prob_equals_torch_normal():
+    g = torch.Generator().manual_seed(6)
+    mean, log_std, z = (torch.randn(2, 3, 4, 4, generator=g) for _ in range(3))
+    expected = torch.distributions.Normal(mean, log_std.exp()).log_prob(z).flatten(1).sum(1)
+    assert torch.allclose(DiagonalGaussian(mean, log_std).log_prob(z), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_sampling_at_a_temperature_has_its_std(temperature):
+    z = StandardNormal(0.5).sample((4, 50_000), temperature, torch.Generator().manual_seed(7))
+    assert z.shape == (4, 50_000) and z.dtype == torch.float64
+    assert abs(z.std().item() - 0.5 * temperature) < 0.005 and abs(z.mean().item()) < 0.005
+    mean, log_std = torch.full((2, 100_000), 3.0), torch.full((2, 100_000), math.log(0.2))
+    z = DiagonalGaussian(mean, log_std).sample(temperature, torch.Generator().manual_seed(8))
+    assert abs(z.std().item() - 0.2 * temperature) < 0.002 and abs(z.mean().item() - 3.0) < 0.002

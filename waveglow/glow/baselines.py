@@ -13,6 +13,9 @@ import math
 
 import numpy as np
 
+from waveglow.flows.gaussian import LOG_2PI
+from waveglow.glow.dequantize import bits_per_dim_from_log_density
+
 
 def uniform_bpd(n_bins: int) -> float:
     return math.log2(n_bins)
@@ -42,6 +45,5 @@ def gaussian_bpd(train_levels: np.ndarray, test_levels: np.ndarray, n_bins: int,
     cov = np.cov(train, rowvar=False, bias=True)  # the maximum-likelihood covariance
     chol = np.linalg.cholesky(cov)  # dequantisation noise makes cov positive definite (variance >= 1/(12 K^2))
     solved = np.linalg.solve(chol, (test - mean).T)
-    log_density = (-0.5 * (solved ** 2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * dims * math.log(2 * math.pi))
-    bits = (-log_density + dims * math.log(n_bins)) / (dims * math.log(2.0))
-    return float(bits.mean())
+    log_density = (-0.5 * (solved ** 2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * dims * LOG_2PI)
+    return float(bits_per_dim_from_log_density(log_density, dims, n_bins).mean())

@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from waveglow.flows.gaussian import LN2
+
 
 def n_bins_for_bits(n_bits: int) -> int:
     """2^n_bits levels per value."""
@@ -51,4 +53,4 @@ def to_image(u: torch.Tensor, n_bins: int) -> torch.Tensor:
 
 def bits_per_dim_from_log_density(log_density: torch.Tensor, dims: int, n_bins: int) -> torch.Tensor:
     """bits/dim [B] of discrete images from log p(u) [B] of their dequantised, centred versions."""
-    return (-log_density + dims * math.log(n_bins)) / (dims * math.log(2.0))
+    return (-log_density + dims * math.log(n_bins)) / (dims * LN2)

@@ -1,7 +1,6 @@
 """The multi-scale Glow model (Kingma & Dhariwal 2018) assembled from the shared flow-core layers."""
 from __future__ import annotations
 
-import math
 from typing import NamedTuple, Sequence
 
 import torch
@@ -10,6 +9,7 @@ from torch import nn
 from waveglow.flows.actnorm import ActNorm
 from waveglow.flows.coupling import AffineCoupling
 from waveglow.flows.flow import FlowSequential, zero_logdet
+from waveglow.flows.gaussian import LN2
 from waveglow.flows.squeeze import Squeeze2d
 from waveglow.glow.config import GlowConfig
 from waveglow.glow.coupling_net import CouplingNet
@@ -154,7 +154,7 @@ class Glow(nn.Module):
         loss = bpd
         if y is not None and self.config.n_classes > 0 and self.config.class_weight > 0:
             logits = self.top_prior.class_logits(out.z_list[-1])
-            class_bits = nn.functional.cross_entropy(logits, y.long()) / math.log(2.0)
+            class_bits = nn.functional.cross_entropy(logits, y.long()) / LN2
             loss = loss + self.config.class_weight * class_bits
             stats["class_bits"] = float(class_bits.detach())
             stats["class_acc"] = float((logits.argmax(1) == y).float().mean())

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from waveglow.flows.gaussian import gaussian_log_prob, gaussian_sample
+from waveglow.flows.gaussian import DiagonalGaussian
 from waveglow.flows.squeeze import split_channels
 from waveglow.glow.zero_conv import ZeroConv2d
 
@@ -28,15 +28,17 @@ class Split(nn.Module):
         h = self.prior(kept)
         return h[:, : self.n_out], h[:, self.n_out:]
 
+    def prior_of(self, kept: torch.Tensor) -> DiagonalGaussian:
+        """p(z | kept): the Gaussian of the factored-out half."""
+        return DiagonalGaussian(*self.prior_params(kept))
+
     def forward(self, x: torch.Tensor):
         kept, z = split_channels(x, self.n_keep)
-        mean, log_std = self.prior_params(kept)
-        return kept, z, gaussian_log_prob(z, mean, log_std)
+        return kept, z, self.prior_of(kept).log_prob(z)
 
     def inverse(self, kept: torch.Tensor, z: torch.Tensor | None = None, temperature: float = 1.0,
                 generator: torch.Generator | None = None) -> torch.Tensor:
         """Put z back next to `kept`; z=None draws it from the prior at `temperature`."""
         if z is None:
-            mean, log_std = self.prior_params(kept)
-            z = gaussian_sample(mean, log_std, temperature, generator)
+            z = self.prior_of(kept).sample(temperature, generator)
         return torch.cat([kept, z], 1)

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from waveglow.flows.gaussian import gaussian_log_prob, gaussian_sample
+from waveglow.flows.gaussian import DiagonalGaussian
 from waveglow.glow.zero_conv import ZeroLinear
 
 
@@ -42,15 +42,19 @@ class TopPrior(nn.Module):
             out = out + self.class_embedding(one_hot).view(batch, 2 * c, h, w)
         return out[:, :c], out[:, c:]
 
+    def distribution(self, y: torch.Tensor | None, batch: int, like: torch.Tensor) -> DiagonalGaussian:
+        """p(z | y) (no class term for y=None) as a DiagonalGaussian of [B, C, H, W]."""
+        return DiagonalGaussian(*self.params(y, batch, like))
+
     def log_prob(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """log p(z | y) [B]; for a class-conditional prior with y=None, log of the uniform class mixture."""
         batch = z.shape[0]
         if y is not None or self.n_classes == 0:
-            return gaussian_log_prob(z, *self.params(y, batch, z))
+            return self.distribution(y, batch, z).log_prob(z)
         per_class = []
         for k in range(self.n_classes):
             y_k = torch.full((batch,), k, dtype=torch.long, device=z.device)
-            per_class.append(gaussian_log_prob(z, *self.params(y_k, batch, z)))
+            per_class.append(self.distribution(y_k, batch, z).log_prob(z))
         return torch.logsumexp(torch.stack(per_class, 1), 1) - math.log(self.n_classes)
 
     def sample(self, batch: int, like: torch.Tensor, y: torch.Tensor | None = None, temperature: float = 1.0,
@@ -58,7 +62,7 @@ class TopPrior(nn.Module):
         """z [B, C, H, W] at `temperature`; a class-conditional prior with y=None draws y uniformly first."""
         if y is None and self.n_classes > 0:
             y = torch.randint(self.n_classes, (batch,), generator=generator, device=like.device)
-        return gaussian_sample(*self.params(y, batch, like), temperature, generator)
+        return self.distribution(y, batch, like).sample(temperature, generator)
 
     def class_logits(self, z: torch.Tensor) -> torch.Tensor:
         """[B, n_classes] logits of y from the spatial mean of the top latent z [B, C, H, W]."""

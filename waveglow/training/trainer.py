@@ -31,6 +31,7 @@ from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
 from waveglow.common.atomic import atomic_write
 from waveglow.common.errors import ConfigError, DataError, ToolkitError
 from waveglow.common.safe_loading import guard
+from waveglow.flows.gaussian import LN2, StandardNormal
 from waveglow.training.adversarial import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
 from waveglow.training.averaging import WeightAverage
 from waveglow.training.data import RunData
@@ -46,9 +47,6 @@ from waveglow.vocoder.model import WaveGlow
 from waveglow.vocoder.run_checkpoints import CheckpointStore, load_training_checkpoint
 from waveglow.vocoder.run_config import TrainingConfig
 from data.dataset import AudioMelDataset
-
-
-LN2 = math.log(2)
 
 
 class TrainingDiverged(ToolkitError, RuntimeError):
@@ -85,11 +83,6 @@ class StepStats:
     spectral_loss: float | None = None  # MR-STFT distance of the inverse-flow sample (rank 0's), on spectral steps
     generator_adversarial: float | None = None  # generator loss + weighted feature matching, on adversarial steps
     discriminator_loss: float | None = None
-
-
-def sigma_constant_nats(sigma: float) -> float:
-    """0.5 log(2 pi sigma^2): what NVIDIA's loss leaves out of the per-sample NLL."""
-    return 0.5 * math.log(2 * math.pi * sigma**2)
 
 
 def adam_kernel(device: torch.device) -> dict:
@@ -330,7 +323,7 @@ class Trainer:
         samples = len(window) * self.config.train.batch_size * self.context.world_size * \
             self.config.train.segment_length
         record = {"kind": "train", "iteration": last.iteration, "elapsed_s": round(self.position.elapsed_seconds, 2),
-                  "loss": loss, "bits_per_sample": (loss + sigma_constant_nats(sigma)) / LN2,
+                  "loss": loss, "bits_per_sample": (loss + StandardNormal(sigma).log_normalizer()) / LN2,
                   "grad_norm": last.grad_norm, "lr": last.lr, "samples_per_s": samples / max(seconds, 1e-9)}
         w = self.writer
         for name in ("spectral_loss", "generator_adversarial", "discriminator_loss"):
