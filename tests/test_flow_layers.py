@@ -1,5 +1,8 @@
-"""Every flow layer: exact inverse and log-det = log|det| of the autograd Jacobian (float64, randomised weights)."""
+"""Every flow layer: exact inverse and log-det = log|det| of the autograd Jacobian (float64, randomised weights).
+Every subclass of `waveglow.flows.Flow` in the package has a case here (test_every_flow_subclass_has_a_case)."""
+import importlib
 import math
+import pkgutil
 
 import pytest
 import torch
@@ -7,7 +10,9 @@ import torch
 from waveglow import (WN, ActNorm, AffineCoupling, FlowSequential, GroupSamples, InvertibleConv1x1,
                       LUInvertibleConv1x1, Squeeze2d, WaveGlow, WaveGlowConfig)
 from waveglow.common.errors import ConfigError
+from waveglow.flows.flow import Flow
 from waveglow.flows.gaussian import DiagonalGaussian, StandardNormal
+from waveglow.glow import ChannelPermutation, LogitTransform, ReversePermutation, ShufflePermutation
 
 
 @pytest.fixture(autouse=True)
@@ -72,14 +77,21 @@ CASES = {
     "squeeze2d": (lambda: Squeeze2d(2), (2, 2, 4, 2), None),
     "sequential": (lambda: FlowSequential(ActNorm(4), LUInvertibleConv1x1(4), wn_coupling(4), InvertibleConv1x1(4),
                                           wn_coupling(4, scale="sigmoid")), (2, 4, 6), (2, 3, 6)),
+    # image Glow's own flow layers (waveglow.glow)
+    "channel_permutation": (lambda: ChannelPermutation(torch.tensor([2, 0, 3, 1])), (2, 4, 2, 2), None),
+    "reverse_permutation": (lambda: ReversePermutation(3), (2, 3, 2, 2), None),
+    "shuffle_permutation": (lambda: ShufflePermutation(5, torch.Generator().manual_seed(2)), (2, 5, 3), None),
+    "logit": (lambda: LogitTransform(0.05), (2, 2, 2, 2), None, lambda x: 0.45 * torch.tanh(x)),  # in [-0.5, 0.5)
 }
 
 
 def make_case(name):
-    build, x_shape, cond_shape = CASES[name]
+    build, x_shape, cond_shape, *x_map = CASES[name]
     torch.manual_seed(1)
     layer = build().double()
     x = torch.randn(x_shape)
+    if x_map:
+        x = x_map[0](x)
     cond = None if cond_shape is None else torch.randn(cond_shape)
     layer(x, cond)  # ActNorm's data-dependent init happens here, before randomising
     randomise(layer)
@@ -101,6 +113,31 @@ def test_logdet_matches_autograd_jacobian(name):
     assert logdet.shape == (x.shape[0],)
     expected = per_item_jacobian_logdet(layer, x, cond)
     assert torch.allclose(logdet, expected, rtol=0, atol=1e-9), (logdet, expected)
+
+
+def flow_classes() -> set[type]:
+    """Every concrete subclass of Flow defined in the package, found through Flow.__subclasses__ (recursively) after
+    importing every module of the rooms that hold flows."""
+    for package in ("waveglow.flows", "waveglow.glow", "waveglow.vocoder"):
+        for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+            importlib.import_module(info.name)
+    found, stack = set(), [Flow]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            if sub.__module__.startswith("waveglow.") and not getattr(sub, "__abstractmethods__", None):
+                found.add(sub)
+    return found
+
+
+def test_every_flow_subclass_has_a_case():
+    """So the two tests above (exact inverse, log-det = autograd Jacobian) cover every flow layer there is."""
+    classes = flow_classes()
+    assert {ActNorm, AffineCoupling, FlowSequential, GroupSamples, InvertibleConv1x1, LUInvertibleConv1x1,
+            Squeeze2d, ChannelPermutation, LogitTransform} <= classes
+    covered = {type(build()) for build, *_ in CASES.values()}
+    missing = sorted(c.__qualname__ for c in classes - covered)
+    assert not missing, f"Flow subclasses without a case in CASES: {missing}"
 
 
 def test_items_are_independent():

@@ -4,10 +4,11 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
+
+from waveglow.flows.flow import Flow
 
 
-class LogitTransform(nn.Module):
+class LogitTransform(Flow):
     """u in [-0.5, 0.5) (centred, dequantised pixels) -> logit(s), s = alpha + (1 - 2 alpha)(u + 0.5).
 
     x: [B, ...] -> same shape; logdet [B] = sum of log(1 - 2 alpha) - log s - log(1 - s).

@@ -4,13 +4,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from waveglow.flows.flow import zero_logdet
+from waveglow.flows.flow import Flow, zero_logdet
 from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
 
 PERMUTATIONS = ("reverse", "shuffle", "conv1x1", "lu")
 
 
-class ChannelPermutation(nn.Module):
+class ChannelPermutation(Flow):
     """y[:, i] = x[:, perm[i]] for x [B, C, *positions]; logdet [B] = 0 (a permutation has |det| = 1)."""
 
     def __init__(self, perm: torch.Tensor):
