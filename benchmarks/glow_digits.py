@@ -28,10 +28,8 @@ sys.path.insert(0, str(ROOT))
 from data.images import load_digits, to_unit  # noqa: E402
 from waveglow.glow import COUPLINGS, PERMUTATIONS, Glow, GlowConfig  # noqa: E402
 from waveglow.common.atomic import atomic_write_bytes  # noqa: E402
-from waveglow.glow.baselines import categorical_bpd, gaussian_bpd, uniform_bpd  # noqa: E402
-from waveglow.glow.checkpoint import save_glow  # noqa: E402
-from waveglow.glow.image_grid import save_grid  # noqa: E402
-from waveglow.glow.training import evaluate_bpd, train_glow  # noqa: E402
+from waveglow.glow.checkpoint import save_glow, save_grid  # noqa: E402
+from waveglow.glow.training import categorical_bpd, evaluate_bpd, gaussian_bpd, train_glow, uniform_bpd  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 from waveglow.audio.griffin_lim import is_griffin_lim_name  # noqa: E402
-from waveglow.common.errors import DataError  # noqa: E402
+from waveglow.common.errors import ToolkitError  # noqa: E402
 from waveglow.vocoder.config import DEFAULT_SIGMA  # noqa: E402
 
 from demo import backend  # noqa: E402
@@ -79,7 +79,7 @@ def user_message(exc: BaseException) -> str:
 def shown_in_page(handler):
     """Run a button's handler so that its outcome is readable in the page and short in the server log.
 
-    A user error (DemoError, DataError: our error classes) logs one line and becomes a gr.Error (the toast, and the
+    A user error (a ToolkitError: DemoError, DataError, ...) logs one line and becomes a gr.Error (the toast, and the
     API's error) whose text `error_status` then puts in the status box. Anything else is a programming error: its
     traceback goes to the log, and the page says only that it happened (no server paths). The wrapper takes gradio's
     Request as an extra last argument, to know whose status box the message is for."""
@@ -99,7 +99,7 @@ def shown_in_page(handler):
             log.warning("%s: %s", handler.__name__, message.replace("\n", " "))
             _remember_error(request, message)
             raise
-        except (backend.DemoError, DataError) as exc:
+        except ToolkitError as exc:  # DemoError, DataError, CheckpointError, ...
             message = user_message(exc)
             log.warning("%s: %s", handler.__name__, message.replace("\n", " "))
         except Exception as exc:  # the server must stay up; the traceback is for the log only

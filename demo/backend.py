@@ -1,6 +1,7 @@
 """What the demo's buttons do, without any gradio: vocoder choice, safe mel / audio loading, vocoding, latent tricks.
 
-Every function raises `DemoError` (a ValueError) with a message fit for the page when the user's input is at fault.
+Every function raises `DemoError` (a UserError, and a ValueError) with a message fit for the page when the user's
+input is at fault.
 The TTS pipeline, `waveglow.vocode` and the mel adapter are used when installed; each has a small fallback here so
 the demo still runs while they are missing (see `capabilities()`).
 """
@@ -22,8 +23,7 @@ from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, is_gri
 from waveglow.audio import mel_files
 from waveglow.audio.mel_files import MelFileError
 from waveglow.audio.wav_writer import write_wav_atomic
-from waveglow.common.errors import DataError
-from waveglow.common.errors import CheckpointError, ConfigError
+from waveglow.common.errors import CheckpointError, ConfigError, DataError, UserError
 from waveglow.vocoder import inference
 from tts.festival import FestivalFrontend, FrontendError
 from tts.pipeline import SynthesisError
@@ -44,7 +44,7 @@ NOT_NEURAL = "phase reconstruction, not the neural voice"
 NATIVE_MEL_FORMAT = "nvidia"  # natural-log Tacotron2 mel, as our MelSpectrogram computes it
 
 
-class DemoError(ValueError):
+class DemoError(UserError, ValueError):
     """A problem with the user's input or choice; the message is shown in the page as is."""
 
 

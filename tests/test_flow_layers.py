@@ -1,10 +1,18 @@
-"""Every flow layer: exact inverse and log-det = log|det| of the autograd Jacobian (float64, randomised weights)."""
+"""Every flow layer: exact inverse and log-det = log|det| of the autograd Jacobian (float64, randomised weights).
+Every subclass of `waveglow.flows.Flow` in the package has a case here (test_every_flow_subclass_has_a_case)."""
+import importlib
+import math
+import pkgutil
+
 import pytest
 import torch
 
 from waveglow import (WN, ActNorm, AffineCoupling, FlowSequential, GroupSamples, InvertibleConv1x1,
                       LUInvertibleConv1x1, Squeeze2d, WaveGlow, WaveGlowConfig)
 from waveglow.common.errors import ConfigError
+from waveglow.flows.flow import Flow
+from waveglow.flows.gaussian import DiagonalGaussian, StandardNormal
+from waveglow.glow import ChannelPermutation, LogitTransform, ReversePermutation, ShufflePermutation
 
 
 @pytest.fixture(autouse=True)
@@ -69,14 +77,21 @@ CASES = {
     "squeeze2d": (lambda: Squeeze2d(2), (2, 2, 4, 2), None),
     "sequential": (lambda: FlowSequential(ActNorm(4), LUInvertibleConv1x1(4), wn_coupling(4), InvertibleConv1x1(4),
                                           wn_coupling(4, scale="sigmoid")), (2, 4, 6), (2, 3, 6)),
+    # image Glow's own flow layers (waveglow.glow)
+    "channel_permutation": (lambda: ChannelPermutation(torch.tensor([2, 0, 3, 1])), (2, 4, 2, 2), None),
+    "reverse_permutation": (lambda: ReversePermutation(3), (2, 3, 2, 2), None),
+    "shuffle_permutation": (lambda: ShufflePermutation(5, torch.Generator().manual_seed(2)), (2, 5, 3), None),
+    "logit": (lambda: LogitTransform(0.05), (2, 2, 2, 2), None, lambda x: 0.45 * torch.tanh(x)),  # in [-0.5, 0.5)
 }
 
 
 def make_case(name):
-    build, x_shape, cond_shape = CASES[name]
+    build, x_shape, cond_shape, *x_map = CASES[name]
     torch.manual_seed(1)
     layer = build().double()
     x = torch.randn(x_shape)
+    if x_map:
+        x = x_map[0](x)
     cond = None if cond_shape is None else torch.randn(cond_shape)
     layer(x, cond)  # ActNorm's data-dependent init happens here, before randomising
     randomise(layer)
@@ -98,6 +113,31 @@ def test_logdet_matches_autograd_jacobian(name):
     assert logdet.shape == (x.shape[0],)
     expected = per_item_jacobian_logdet(layer, x, cond)
     assert torch.allclose(logdet, expected, rtol=0, atol=1e-9), (logdet, expected)
+
+
+def flow_classes() -> set[type]:
+    """Every concrete subclass of Flow defined in the package, found through Flow.__subclasses__ (recursively) after
+    importing every module of the rooms that hold flows."""
+    for package in ("waveglow.flows", "waveglow.glow", "waveglow.vocoder"):
+        for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+            importlib.import_module(info.name)
+    found, stack = set(), [Flow]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            if sub.__module__.startswith("waveglow.") and not getattr(sub, "__abstractmethods__", None):
+                found.add(sub)
+    return found
+
+
+def test_every_flow_subclass_has_a_case():
+    """So the two tests above (exact inverse, log-det = autograd Jacobian) cover every flow layer there is."""
+    classes = flow_classes()
+    assert {ActNorm, AffineCoupling, FlowSequential, GroupSamples, InvertibleConv1x1, LUInvertibleConv1x1,
+            Squeeze2d, ChannelPermutation, LogitTransform} <= classes
+    covered = {type(build()) for build, *_ in CASES.values()}
+    missing = sorted(c.__qualname__ for c in classes - covered)
+    assert not missing, f"Flow subclasses without a case in CASES: {missing}"
 
 
 def test_items_are_independent():
@@ -199,3 +239,38 @@ def test_conditioning_built_in_pieces_equals_the_whole(conditioning):
     whole = model.condition(mel, 23 * 8)
     for piece in (1, 4, 7, 23, 50):
         assert torch.allclose(model.condition_in_pieces(mel, torch.float64, piece), whole, atol=1e-12, rtol=0)
+
+
+# ---- the Gaussian base distributions (waveglow.flows.gaussian) --------------------------------------------------
+@pytest.mark.parametrize("sigma", [1.0, 0.6, 2.5])
+def test_standard_normal_log_prob_equals_torch_normal(sigma):
+    z = torch.randn(3, 4, 7, generator=torch.Generator().manual_seed(5))
+    expected = torch.distributions.Normal(0.0, sigma).log_prob(z).flatten(1).sum(1)
+    prior = StandardNormal(sigma)
+    assert prior.log_prob(z).shape == (3,)
+    assert torch.allclose(prior.log_prob(z), expected, rtol=0, atol=1e-12)
+    # the NLL of a flow, -sum log p(z) - sum logdet, in NVIDIA's arrangement; without the constant it is the
+    # numerator of NVIDIA's loss
+    logdet = torch.randn(3)
+    nll = prior.nll(z, logdet)
+    assert torch.allclose(nll, -expected.sum() - logdet.sum(), rtol=0, atol=1e-10)
+    assert torch.allclose(prior.nll(z, logdet, constant=False), nll - prior.log_normalizer(z.numel()),
+                          rtol=0, atol=1e-10)
+    assert WaveGlow.loss(z, logdet, sigma) == prior.nll(z, logdet, constant=False, dtype=torch.float32) / z.numel()
+
+
+def test_diagonal_gaussian_log_prob_equals_torch_normal():
+    g = torch.Generator().manual_seed(6)
+    mean, log_std, z = (torch.randn(2, 3, 4, 4, generator=g) for _ in range(3))
+    expected = torch.distributions.Normal(mean, log_std.exp()).log_prob(z).flatten(1).sum(1)
+    assert torch.allclose(DiagonalGaussian(mean, log_std).log_prob(z), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_sampling_at_a_temperature_has_its_std(temperature):
+    z = StandardNormal(0.5).sample((4, 50_000), temperature, torch.Generator().manual_seed(7))
+    assert z.shape == (4, 50_000) and z.dtype == torch.float64
+    assert abs(z.std().item() - 0.5 * temperature) < 0.005 and abs(z.mean().item()) < 0.005
+    mean, log_std = torch.full((2, 100_000), 3.0), torch.full((2, 100_000), math.log(0.2))
+    z = DiagonalGaussian(mean, log_std).sample(temperature, torch.Generator().manual_seed(8))
+    assert abs(z.std().item() - 0.2 * temperature) < 0.002 and abs(z.mean().item() - 3.0) < 0.002

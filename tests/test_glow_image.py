@@ -19,16 +19,14 @@ from scipy.stats import multivariate_normal, norm
 
 from waveglow.common.errors import DataError
 from waveglow.flows.coupling import AffineCoupling
-from waveglow.glow.baselines import categorical_bpd, gaussian_bpd, uniform_bpd
 from waveglow.glow.checkpoint import glow_state_matches, load_glow, save_glow
-from waveglow.glow.coupling_net import CouplingNet
-from waveglow.glow.logit import LogitTransform
-from waveglow.glow.training import evaluate_bpd, train_glow
+from waveglow.glow.layers import CouplingNet, LogitTransform
+from waveglow.glow.training import categorical_bpd, evaluate_bpd, gaussian_bpd, train_glow, uniform_bpd
 from data import images as image_data
 from waveglow.glow import (Glow, GlowConfig, ReversePermutation, ShufflePermutation, Split, TopPrior, ZeroConv2d,
                            dequantize, flow_step, to_image)
-from waveglow.glow.latent_ops import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,
-                                      unflatten_latents)
+from waveglow.glow.model import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,
+                                 unflatten_latents)
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ActNorm": "waveglow.flows.actnorm",
     "AffineCoupling": "waveglow.flows.coupling",
+    "Flow": "waveglow.flows.flow",
     "FlowSequential": "waveglow.flows.flow",
     "InvertibleConv1x1": "waveglow.flows.invertible_conv",
     "LUInvertibleConv1x1": "waveglow.flows.invertible_conv",
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from waveglow.common.errors import CheckpointError, ConfigError, ToolkitError
     from waveglow.flows.actnorm import ActNorm
     from waveglow.flows.coupling import AffineCoupling
-    from waveglow.flows.flow import FlowSequential
+    from waveglow.flows.flow import Flow, FlowSequential
     from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
     from waveglow.flows.squeeze import GroupSamples, Squeeze2d
     from waveglow.vocoder.config import WaveGlowConfig

@@ -6,6 +6,8 @@ from typing import Mapping
 
 import torch
 
+from waveglow.common.errors import CheckpointError
+
 
 @dataclass
 class Tacotron2Config:
@@ -52,12 +54,15 @@ class Tacotron2Config:
         return {f.name for f in fields(cls)}
 
 
-class MissingKeyError(KeyError):
+class MissingKeyError(CheckpointError, KeyError):
     """A state_dict lacks a tensor needed to infer the architecture (`.key` names it)."""
 
     def __init__(self, key: str):
         super().__init__(key)
         self.key = key
+
+    def __str__(self) -> str:  # KeyError's would be the bare repr of the key
+        return f"missing tensor {self.key!r}"
 
 
 def _shape(state_dict: Mapping[str, torch.Tensor], key: str) -> torch.Size:

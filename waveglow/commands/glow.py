@@ -11,14 +11,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from waveglow.common.errors import DataError, UserError
+from waveglow.common.errors import UserError
 from waveglow.glow import COUPLINGS, Glow, GlowConfig, PERMUTATIONS
-from waveglow.glow.checkpoint import load_glow, save_glow
-from waveglow.glow.image_grid import save_grid
-from waveglow.glow.latent_ops import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,
-                                      unflatten_latents)
-from waveglow.glow.sample_check import NearestClassMean, accuracy, train_small_convnet
-from waveglow.glow.training import evaluate_bpd, train_glow
+from waveglow.glow.checkpoint import load_glow, save_glow, save_grid
+from waveglow.glow.model import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,
+                                 unflatten_latents)
+from waveglow.glow.training import NearestClassMean, accuracy, evaluate_bpd, train_glow, train_small_convnet
 from data.images import DATASETS, load_image_dataset, to_unit
 
 
@@ -140,10 +138,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(max(1, args.threads))
-    try:
-        return int(args._action(args) or 0)
-    except DataError as exc:
-        raise UserError(str(exc)) from exc
+    return int(args._action(args) or 0)  # a DataError is a ToolkitError: the command line reports it
 
 
 # ---- shared helpers ----------------------------------------------------------------------------------------------

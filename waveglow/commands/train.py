@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from waveglow.cli import main as cli_main
 from waveglow.common.errors import UserError
-from waveglow.training import DistributedContext, Trainer, TrainingConfig, TrainingDiverged
+from waveglow.training import DistributedContext, Trainer, TrainingConfig
 from waveglow.vocoder.run_checkpoints import CheckpointStore, load_training_checkpoint
 
 
@@ -164,11 +164,7 @@ def run(args) -> int:
             if context.is_main:
                 print(f"resumed from {checkpoint_path} at iteration {trainer.position.iteration}")
         _install_stop_handlers(trainer)
-        try:
-            position = trainer.fit()
-        except TrainingDiverged as exc:
-            print(f"waveglow train: {exc}", file=sys.stderr)
-            return 1
+        position = trainer.fit()  # TrainingDiverged: one line and exit 1, from the command line
         if context.is_main:
             done = position.iteration >= config.train.iterations
             print(f"{'finished' if done else 'stopped'} at iteration {position.iteration} "

@@ -12,13 +12,14 @@ import warnings
 
 import numpy as np
 from waveglow.audio.features import resample_audio
+from waveglow.common.errors import ToolkitError
 
 PESQ_RATE = 16000  # Hz: the only rate P.862.2 wideband is defined at
 PESQ_METHOD = "pesq package, mode 'wb' (P.862.2), signals resampled to 16 kHz by scipy.signal.resample_poly (Kaiser)"
 STOI_METHOD = "pystoi.stoi(extended=False) at the audio rate (pystoi resamples to 10 kHz internally)"
 
 
-class MetricError(Exception):
+class MetricError(ToolkitError):
     """A metric that cannot be computed for this utterance (silent or too short input, ...): message says why."""
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from waveglow.flows.flow import zero_logdet
+from waveglow.flows.flow import Flow, zero_logdet
 
 
-class ActNorm(nn.Module):
+class ActNorm(Flow):
     """y = (x + bias) * exp(log_scale) per channel. x: [B, C, *positions]; logdet [B] = positions * sum(log_scale).
 
     The first forward call (data-dependent init) sets bias and log_scale so that this batch leaves with zero mean

@@ -4,10 +4,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from waveglow.flows.flow import Flow
+
 SCALES = ("exp", "sigmoid", "additive")
 
 
-class AffineCoupling(nn.Module):
+class AffineCoupling(Flow):
     """x = [x_a, x_b] along channels (x_a: the first C // 2); y = [x_a, x_b * s + t].
 
     `net(x_a, cond)` returns [B, 2 * n_b, ...]: shift t in the first n_b channels, raw scale h in the rest

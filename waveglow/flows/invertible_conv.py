@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from waveglow.flows.flow import zero_logdet
+from waveglow.flows.flow import Flow, zero_logdet
 
 
 def random_rotation(channels: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -38,7 +38,7 @@ def _logdet_dtype(weight: torch.Tensor) -> torch.dtype:
     return torch.promote_types(weight.dtype, torch.float32)
 
 
-class InvertibleConv1x1(nn.Module):
+class InvertibleConv1x1(Flow):
     """y = W x at every position. x: [B, C, *positions]; logdet [B] = positions * log|det W|.
 
     `weight` is the plain [C, C] matrix (NVIDIA WaveGlow's `convinv.k.conv.weight` without the trailing 1).

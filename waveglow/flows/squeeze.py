@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from waveglow.flows.flow import zero_logdet
+from waveglow.flows.flow import Flow, zero_logdet
 
 
 def group_samples(audio: torch.Tensor, n_group: int) -> torch.Tensor:
@@ -27,7 +26,7 @@ def group_frames(cond: torch.Tensor, n_group: int) -> torch.Tensor:
     return grouped.permute(0, 1, 3, 2).reshape(batch, channels * n_group, steps)
 
 
-class GroupSamples(nn.Module):
+class GroupSamples(Flow):
     """Flow layer wrapping `group_samples`: [B, T] <-> [B, n_group, T / n_group]."""
 
     def __init__(self, n_group: int):
@@ -57,7 +56,7 @@ def unsqueeze2d(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
     return x.permute(0, 1, 4, 2, 5, 3).reshape(b, c // (factor * factor), h * factor, w * factor)
 
 
-class Squeeze2d(nn.Module):
+class Squeeze2d(Flow):
     """Flow layer wrapping `squeeze2d`."""
 
     def __init__(self, factor: int = 2):

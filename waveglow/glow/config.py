@@ -4,9 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from waveglow.glow.permutation import PERMUTATIONS
-
 COUPLINGS = ("additive", "affine")
+PERMUTATIONS = ("reverse", "shuffle", "conv1x1", "lu")  # the flow layers: waveglow.glow.layers.make_permutation
 
 
 @dataclass

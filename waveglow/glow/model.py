@@ -1,4 +1,12 @@
-"""The multi-scale Glow model (Kingma & Dhariwal 2018) assembled from the shared flow-core layers."""
+"""The multi-scale Glow model (Kingma & Dhariwal 2018) assembled from the shared flow-core layers, and walks in its
+latent space.
+
+As in rosinality's glow-pytorch, a level (`GlowLevel`, its Block) owns its squeeze, its flow steps and its split
+with the split's prior, and scores what it factors out itself; the model strings the levels together under the top
+prior. Latent operations (flatten / unflatten z_lists, interpolation, the manifold, attribute directions) work on
+flat latents [B, D] (every level's z concatenated), treating the latent as the one D-dimensional Gaussian vector
+that the model maps to an image.
+"""
 from __future__ import annotations
 
 import math
@@ -10,14 +18,11 @@ from torch import nn
 from waveglow.flows.actnorm import ActNorm
 from waveglow.flows.coupling import AffineCoupling
 from waveglow.flows.flow import FlowSequential, zero_logdet
+from waveglow.flows.gaussian import LN2
 from waveglow.flows.squeeze import Squeeze2d
 from waveglow.glow.config import GlowConfig
-from waveglow.glow.coupling_net import CouplingNet
-from waveglow.glow.dequantize import bits_per_dim_from_log_density, dequantize, to_image
-from waveglow.glow.logit import LogitTransform
-from waveglow.glow.permutation import make_permutation
-from waveglow.glow.split import Split
-from waveglow.glow.top_prior import TopPrior
+from waveglow.glow.layers import (CouplingNet, LogitTransform, Split, TopPrior, bits_per_dim_from_log_density,
+                                  dequantize, make_permutation, to_image)
 
 
 class GlowOutput(NamedTuple):
@@ -41,9 +46,11 @@ def flow_step(channels: int, hidden: int, permutation: str, coupling: str,
 
 
 class GlowLevel(nn.Module):
-    """Squeeze, `depth` flow steps, then (unless last) a Split.
+    """Squeeze, `depth` flow steps, then (unless last) a Split with its prior.
 
-    [B, C, H, W] -> [B, 4C, H/2, W/2] through `flow`; `split` keeps [B, 2C, H/2, W/2] and factors out the rest.
+    [B, C, H, W] -> [B, 4C, H/2, W/2] through `flow`; `split` keeps [B, 2C, H/2, W/2] and factors out the rest,
+    scored under its prior. The last level factors nothing out: what leaves it is the top latent, scored by the
+    model's top prior (kept on the model, so checkpoints keep their layout).
     """
 
     def __init__(self, channels: int, config: GlowConfig, last: bool, generator: torch.Generator):
@@ -53,6 +60,22 @@ class GlowLevel(nn.Module):
             flow_step(squeezed, config.hidden, config.permutation, config.coupling, generator)
             for _ in range(config.depth)])
         self.split = None if last else Split(squeezed)
+
+    def forward(self, h: torch.Tensor):
+        """h -> (what flows on, logdet [B], the factored-out z or None, its log p(z | kept) [B] or None)."""
+        h, logdet = self.flow(h)
+        if self.split is None:
+            return h, logdet, None, None
+        h, z, log_prob = self.split(h)
+        return h, logdet, z, log_prob
+
+    def reverse(self, h: torch.Tensor, z: torch.Tensor | None = None, temperature: float = 1.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """The inverse: z (None: drawn from the split's prior at `temperature`) back next to h, then the flow
+        backwards. z is ignored by the last level."""
+        if self.split is not None:
+            h = self.split.inverse(h, z, temperature, generator)
+        return self.flow.inverse(h)
 
 
 class Glow(nn.Module):
@@ -99,10 +122,9 @@ class Glow(nn.Module):
             h, logit_logdet = self.logit(h)
             logdet = logdet + logit_logdet
         for level in self.levels:
-            h, level_logdet = level.flow(h)
+            h, level_logdet, z, split_log_prob = level(h)
             logdet = logdet + level_logdet
-            if level.split is not None:
-                h, z, split_log_prob = level.split(h)
+            if z is not None:
                 z_list.append(z)
                 log_prob = log_prob + split_log_prob
         z_list.append(h)
@@ -127,9 +149,7 @@ class Glow(nn.Module):
             h = self.top_prior.sample(batch, like, y, temperature, generator)
         splits = iter(reversed(z_list[:-1]))
         for level in reversed(self.levels):
-            if level.split is not None:
-                h = level.split.inverse(h, next(splits), temperature, generator)
-            h = level.flow.inverse(h)
+            h = level.reverse(h, next(splits) if level.split is not None else None, temperature, generator)
         return self.logit.inverse(h) if self.logit is not None else h
 
     # ---- discrete images in [0, 1] ---------------------------------------------------------------------------------
@@ -154,7 +174,7 @@ class Glow(nn.Module):
         loss = bpd
         if y is not None and self.config.n_classes > 0 and self.config.class_weight > 0:
             logits = self.top_prior.class_logits(out.z_list[-1])
-            class_bits = nn.functional.cross_entropy(logits, y.long()) / math.log(2.0)
+            class_bits = nn.functional.cross_entropy(logits, y.long()) / LN2
             loss = loss + self.config.class_weight * class_bits
             stats["class_bits"] = float(class_bits.detach())
             stats["class_acc"] = float((logits.argmax(1) == y).float().mean())
@@ -187,3 +207,56 @@ class Glow(nn.Module):
     def classify(self, images: torch.Tensor) -> torch.Tensor:
         """Class logits [B, n_classes] from the classification head on the encoded top latent."""
         return self.top_prior.class_logits(self.encode(images)[-1])
+
+
+# ---- walks in the latent space ---------------------------------------------------------------------------------------
+def flatten_latents(z_list: Sequence[torch.Tensor]) -> torch.Tensor:
+    """[z_0 [B, ...], ..., z_top [B, ...]] -> [B, D]."""
+    return torch.cat([z.flatten(1) for z in z_list], 1)
+
+
+def unflatten_latents(flat: torch.Tensor, shapes: Sequence[tuple[int, ...]]) -> list[torch.Tensor]:
+    """[B, D] -> z_list with per-item `shapes` (a Glow's `latent_shapes`)."""
+    out, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        out.append(flat[:, start: start + size].reshape(flat.shape[0], *shape))
+        start += size
+    if start != flat.shape[1]:
+        raise ValueError(f"latents have {flat.shape[1]} values, shapes need {start}")
+    return out
+
+
+def interpolate(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Linear path from z_a [D] to z_b [D] in `steps` points (ends included) -> [steps, D]."""
+    t = torch.linspace(0.0, 1.0, steps, dtype=z_a.dtype).unsqueeze(1)
+    return (1 - t) * z_a + t * z_b
+
+
+def manifold(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, z4: torch.Tensor, size: int) -> torch.Tensor:
+    """z(t, p) = cos t (cos p z1 + sin p z2) + sin t (cos p z3 + sin p z4) on a size x size grid of
+    t, p in [0, pi/2] (rows: t, columns: p) -> [size * size, D]. Corners are z1, z2, z3, z4 exactly.
+
+    The cos/sin weights keep the squared weights summing to 1, so a mix of standard-normal latents stays on the
+    typical set instead of shrinking toward the mode as a linear blend would.
+    """
+    angles = torch.linspace(0.0, math.pi / 2, size, dtype=z1.dtype)
+    rows = []
+    for t in angles:
+        for p in angles:
+            rows.append(torch.cos(t) * (torch.cos(p) * z1 + torch.sin(p) * z2)
+                        + torch.sin(t) * (torch.cos(p) * z3 + torch.sin(p) * z4))
+    return torch.stack(rows)
+
+
+def attribute_direction(z_positive: torch.Tensor, z_negative: torch.Tensor) -> torch.Tensor:
+    """mean(z_positive [N+, D]) - mean(z_negative [N-, D]) -> [D] (the Glow paper's manipulation vector)."""
+    if len(z_positive) == 0 or len(z_negative) == 0:
+        raise ValueError("both labelled subsets need at least one image")
+    return z_positive.mean(0) - z_negative.mean(0)
+
+
+def manipulate(z: torch.Tensor, direction: torch.Tensor, alphas: Sequence[float]) -> torch.Tensor:
+    """z [B, D] moved by alpha * direction for each alpha -> [B * len(alphas), D], image-major (one row each)."""
+    alphas_t = torch.as_tensor(list(alphas), dtype=z.dtype)
+    return (z.unsqueeze(1) + alphas_t.view(1, -1, 1) * direction.view(1, 1, -1)).reshape(-1, z.shape[1])

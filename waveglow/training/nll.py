@@ -5,7 +5,8 @@ The model is a density on audio x in [-1, 1] (int16 / 32768), continuous. For on
 
     NLL(x) = sum_i z_i^2 / (2 sigma^2) + N * 0.5 * log(2 pi sigma^2) - logdet        [nats]
 
-i.e. -log N(z; 0, sigma^2 I) - log|det dz/dx|, the constant included (NVIDIA's training loss leaves it out).
+i.e. -log N(z; 0, sigma^2 I) - log|det dz/dx| (`waveglow.flows.gaussian.StandardNormal.nll`), the constant
+included (NVIDIA's training loss leaves it out).
 Reported: bits per sample = sum over utterances of NLL / (sum of N) / ln 2, a sample-weighted mean.
 
 16-bit view: an int16 value k covers a bin of width 2^-15 in the [-1, 1] scaling, so
@@ -16,13 +17,13 @@ A negative value in continuous bits is normal: a density may exceed 1.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 
 from waveglow.audio.features import MelSpectrogram, load_wav
+from waveglow.flows.gaussian import LN2, StandardNormal
 from waveglow.vocoder.model import WaveGlow
 from data.ljspeech import Utterance
 
@@ -37,9 +38,7 @@ def utterance_nll(model: WaveGlow, audio: torch.Tensor, mel: torch.Tensor, sigma
         raise ValueError(f"utterance of {audio.shape[-1]} samples is shorter than n_group={model.config.n_group}")
     z, logdet = model(audio[:n].unsqueeze(0), mel.unsqueeze(0))
     # Reduce in float64: sums over ~10^5 samples of terms of similar size lose digits in float32.
-    nats = (z.double().pow(2).sum() / (2 * sigma**2) + n * 0.5 * math.log(2 * math.pi * sigma**2)
-            - logdet.double().sum())
-    return float(nats), n
+    return float(StandardNormal(sigma).nll(z, logdet, dtype=torch.float64)), n
 
 
 @dataclass
@@ -58,7 +57,7 @@ class NLLResult:
 
     @property
     def nats_per_sample(self) -> float:
-        return self.bits_per_sample * math.log(2)
+        return self.bits_per_sample * LN2
 
     def to_dict(self) -> dict:
         return {"bits_per_sample": self.bits_per_sample, "bits_per_16bit_sample": self.bits_per_16bit_sample,
@@ -119,8 +118,8 @@ class HeldOutSet:
                 nats, n = utterance_nll(model, audio.to(device, dtype), item.mel.to(device, dtype), sigma)
                 total_nats += nats
                 total_n += n
-                per_utt[item.utt_id] = nats / n / math.log(2)
+                per_utt[item.utt_id] = nats / n / LN2
         finally:
             model.train(was_training)
-        return NLLResult(bits_per_sample=total_nats / total_n / math.log(2), n_samples=total_n,
+        return NLLResult(bits_per_sample=total_nats / total_n / LN2, n_samples=total_n,
                          n_utterances=len(self.items), sigma=sigma, per_utterance=per_utt)

@@ -29,8 +29,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
 from waveglow.common.atomic import atomic_write
-from waveglow.common.errors import ConfigError, DataError
+from waveglow.common.errors import ConfigError, DataError, ToolkitError
 from waveglow.common.safe_loading import guard
+from waveglow.flows.gaussian import LN2, StandardNormal
 from waveglow.training.adversarial import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
 from waveglow.training.averaging import WeightAverage
 from waveglow.training.data import RunData
@@ -48,11 +49,11 @@ from waveglow.vocoder.run_config import TrainingConfig
 from data.dataset import AudioMelDataset
 
 
-LN2 = math.log(2)
+class TrainingDiverged(ToolkitError, RuntimeError):
+    """Loss or gradient norm became NaN/inf. The step was not applied and no checkpoint was written for it.
+    The command line reports it as one line and exits with 1 (a failed run, not a bad argument)."""
 
-
-class TrainingDiverged(RuntimeError):
-    """Loss or gradient norm became NaN/inf. The step was not applied and no checkpoint was written for it."""
+    exit_code = 1
 
     def __init__(self, iteration: int, loss: float, grad_norm: float, last_checkpoint: Path | None):
         self.iteration, self.loss, self.grad_norm, self.last_checkpoint = iteration, loss, grad_norm, last_checkpoint
@@ -82,11 +83,6 @@ class StepStats:
     spectral_loss: float | None = None  # MR-STFT distance of the inverse-flow sample (rank 0's), on spectral steps
     generator_adversarial: float | None = None  # generator loss + weighted feature matching, on adversarial steps
     discriminator_loss: float | None = None
-
-
-def sigma_constant_nats(sigma: float) -> float:
-    """0.5 log(2 pi sigma^2): what NVIDIA's loss leaves out of the per-sample NLL."""
-    return 0.5 * math.log(2 * math.pi * sigma**2)
 
 
 def adam_kernel(device: torch.device) -> dict:
@@ -328,7 +324,7 @@ class Trainer:
         samples = len(window) * self.config.train.batch_size * self.context.world_size * \
             self.config.train.segment_length
         record = {"kind": "train", "iteration": last.iteration, "elapsed_s": round(self.position.elapsed_seconds, 2),
-                  "loss": loss, "bits_per_sample": (loss + sigma_constant_nats(sigma)) / LN2,
+                  "loss": loss, "bits_per_sample": (loss + StandardNormal(sigma).log_normalizer()) / LN2,
                   "grad_norm": last.grad_norm, "lr": last.lr, "samples_per_s": samples / max(seconds, 1e-9)}
         w = self.writer
         for name in ("spectral_loss", "generator_adversarial", "discriminator_loss"):

@@ -18,6 +18,7 @@ from waveglow.audio.features import MelConfig
 from waveglow.common.precision import network_dtype, resolve_precision
 from waveglow.flows.coupling import AffineCoupling
 from waveglow.flows.flow import zero_logdet
+from waveglow.flows.gaussian import StandardNormal
 from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
 from waveglow.flows.squeeze import group_frames, group_samples, ungroup_samples
 from waveglow.vocoder.checkpoint import CheckpointInfo, read_waveglow, save_waveglow
@@ -208,8 +209,9 @@ class WaveGlow(nn.Module):
     @staticmethod
     def loss(z: torch.Tensor, logdet: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
         """NVIDIA's WaveGlowLoss: (sum z^2 / (2 sigma^2) - sum logdet) / z.numel(), a mean negative log-likelihood
-        per sample without the constant 0.5 log(2 pi sigma^2). Unlike NVIDIA's, nothing is modified in place."""
-        return (z.float().pow(2).sum() / (2 * sigma**2) - logdet.sum()) / z.numel()
+        per sample under the prior N(0, sigma^2) without its constant 0.5 log(2 pi sigma^2) (`StandardNormal.nll`,
+        z reduced in float32 as NVIDIA does). Unlike NVIDIA's, nothing is modified in place."""
+        return StandardNormal(sigma).nll(z, logdet, constant=False, dtype=torch.float32) / z.numel()
 
     # ---- inference --------------------------------------------------------------------------------------------------
     def _early_slices(self) -> dict[int, slice]:
@@ -224,11 +226,12 @@ class WaveGlow(nn.Module):
     def draw_latent(self, batch: int, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard normal z [batch, n_group, steps] drawn in NVIDIA's order (final channels first, then the early
         ones from the last flow backwards), on the CPU generator so a seed gives the same audio on every device."""
+        prior = StandardNormal()
         z = torch.empty(batch, self.config.n_group, steps)
-        z[:, self.config.n_group - self.n_remaining_channels:] = torch.randn(
-            batch, self.n_remaining_channels, steps, generator=generator)
+        z[:, self.config.n_group - self.n_remaining_channels:] = prior.sample(
+            (batch, self.n_remaining_channels, steps), generator=generator)
         for k, channels in sorted(self._early_slices().items(), reverse=True):
-            z[:, channels] = torch.randn(batch, channels.stop - channels.start, steps, generator=generator)
+            z[:, channels] = prior.sample((batch, channels.stop - channels.start, steps), generator=generator)
         return z
 
     @torch.no_grad()

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from waveglow.common.atomic import atomic_write_bytes
-from waveglow.common.errors import CheckpointError, ConfigError
+from waveglow.common.errors import CheckpointError, ConfigError, ToolkitError
 from waveglow.common.safe_loading import check_waveglow_config, open_regular
 from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
 from waveglow.vocoder.inference import Vocoder, VocodeSetupError
@@ -48,6 +48,12 @@ META_FORMAT, META_VERSION, META_CONFIG = "waveglow_toolkit.format", "waveglow_to
 INPUTS = ("mel", "z", "sigma")
 OUTPUT = "audio"
 OPSET = 17
+
+
+class ExportError(ToolkitError, ValueError):
+    """A model this export cannot write, or a graph whose check failed (the file was not kept); exit 1."""
+
+    exit_code = 1
 TOLERANCE = 1e-4  # max |onnxruntime - torch| accepted at export (fp32, same latent)
 CHECK_FRAMES = (11, 32)  # mel lengths the export is checked on (two, so a baked-in length would show)
 MAX_ONNX_BYTES = 4 << 30
@@ -78,10 +84,10 @@ class _InferGraph(nn.Module):
                 w = conv.matrix().detach()
                 self.register_buffer(f"inverse_{k}", torch.linalg.inv(w.float()).unsqueeze(-1))
         if c.excitation_channels:  # its F0 tracking (pYIN on Griffin-Lim audio) is not a graph
-            raise ValueError("cannot export a WaveGlow with a sine excitation (excitation_channels) to ONNX yet")
+            raise ExportError("cannot export a WaveGlow with a sine excitation (excitation_channels) to ONNX yet")
         for coupling in model.couplings:
             if coupling.scale != "exp":
-                raise ValueError(f"cannot export a coupling with scale {coupling.scale!r}")
+                raise ExportError(f"cannot export a coupling with scale {coupling.scale!r}")
         self.nets = nn.ModuleList(coupling.net for coupling in model.couplings)
         self.post_filter = model.post_filter
 
@@ -153,7 +159,7 @@ def export_onnx(model: WaveGlow, path: str | Path, opset: int = OPSET, tolerance
                 check_frames: tuple[int, ...] = CHECK_FRAMES) -> ExportReport:
     """Write `model`'s inference graph to `path` (atomically, with the user's umask) and check onnxruntime against
     torch on `check_frames`-long mels with a seeded latent at sigma 0.666. A check worse than `tolerance` removes
-    the file and raises ValueError with the measured error (tolerance None: check and report, keep the file)."""
+    the file and raises ExportError with the measured error (tolerance None: check and report, keep the file)."""
     onnx = _require("onnx")
 
     path = Path(path)
@@ -193,7 +199,7 @@ def export_onnx(model: WaveGlow, path: str | Path, opset: int = OPSET, tolerance
             errors.append((runner.infer(mel, sigma=0.666, z=z) - expected).abs().max().item())
         max_error = max(errors) if errors else math.nan
         if tolerance is not None and not max_error <= tolerance:
-            raise ValueError(f"onnxruntime differs from torch by {max_error:.3g} (more than {tolerance:g}) on "
+            raise ExportError(f"onnxruntime differs from torch by {max_error:.3g} (more than {tolerance:g}) on "
                              f"{', '.join(map(str, check_frames))}-frame mels; {path} was not kept")
     except BaseException:
         path.unlink(missing_ok=True)
