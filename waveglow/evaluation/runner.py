@@ -37,6 +37,7 @@ from data.ljspeech import Utterance
 
 
 ROWS = ("waveglow", "griffin_lim", "real", "floor")
+WER_METHOD = "PocketSphinx 16 kHz US English default model vs normalised transcript; pooled words"
 ROW_TITLES = {"waveglow": "WaveGlow", "griffin_lim": "Griffin-Lim", "real": "real recordings",
               "floor": "random-phase floor"}
 AVERAGED_METRICS = ("dnsmos_p808", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "f0_rmse_cents", "vuv_error",
@@ -190,8 +191,7 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
                      "pesq": quality.PESQ_METHOD, "stoi": quality.STOI_METHOD, "mcd": mcd.MCD_ANALYSIS,
                      "dnsmos": quality.DNSMOS_METHOD, "pitch": pitch.PITCH_ANALYSIS, "mrstft": MRSTFT_METHOD,
                      "floor": "Griffin-Lim's NNLS magnitude of the mel, uniform random phase (seed), one inverse STFT",
-                     "wer_method": ("PocketSphinx 16 kHz US English default model vs normalised transcript; pooled words"
-                                    if settings.wer else None),
+                     "wer_method": (WER_METHOD if settings.wer else None),
                      "synthesised_audio": "clipped to [-1, 1], cut to the recording's length"},
         "summary": summarise(per_utterance, nll.bits_per_sample),
         "nll": {k: v for k, v in nll.to_dict().items() if k != "per_utterance"},
