@@ -44,7 +44,7 @@ class AudioMelDataset(torch.utils.data.Dataset):
     def __init__(self, utterances: Sequence[Utterance], segment_length: int = 16000,
                  mel: MelSpectrogram | None = None, seed: int = 0, cache_dir: str | os.PathLike | None = None,
                  resample: bool = False, excitation: bool = False,
-                 f0_cache_dir: str | os.PathLike | None = None, aligned_harmonics: int = 0):
+                 f0_cache_dir: str | os.PathLike | None = None, excitation_harmonics: int = 1):
         self.utterances = list(utterances)
         if not self.utterances:
             raise DataError("no utterances given to AudioMelDataset (empty metadata or filelist?)")
@@ -57,7 +57,7 @@ class AudioMelDataset(torch.utils.data.Dataset):
         self.resample = resample
         self.cache = MelCache(cache_dir, self.mel) if cache_dir is not None else None
         self.excitation = excitation
-        self.aligned_harmonics = int(aligned_harmonics)  # K > 0: the excitation has each harmonic's phase, [2K, T]
+        self.excitation_harmonics = int(excitation_harmonics)  # K > 1: each harmonic's own phase, [2K, T]
         self.f0_cache_dir = None if f0_cache_dir is None else os.fspath(f0_cache_dir)
         self._f0: dict[str, np.ndarray] = {}
 
@@ -130,6 +130,6 @@ class AudioMelDataset(torch.utils.data.Dataset):
         reach = alignment_reach(self.mel.sampling_rate)
         lo, hi = max(0, start - reach), min(clip.shape[0], start + self.segment_length + reach)
         stretch = sine_excitation(self.clip_f0(utt, audio), hi - lo, self.mel.hop_length, self.mel.sampling_rate,
-                                  audio=clip[lo:hi], first_sample=lo, harmonics=max(1, self.aligned_harmonics))
+                                  audio=clip[lo:hi], first_sample=lo, harmonics=self.excitation_harmonics)
         stretch = stretch[:, start - lo:start - lo + self.segment_length]
         return mel, segment, torch.from_numpy(np.ascontiguousarray(stretch))

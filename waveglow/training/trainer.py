@@ -141,7 +141,7 @@ class Trainer:
         self.dataset = AudioMelDataset(self.data.train, segment_length=train.segment_length, mel=mel,
                                        seed=train.seed, cache_dir=config.data.cache_dir, resample=resample,
                                        excitation=bool(config.model.excitation_channels),
-                                       aligned_harmonics=config.model.harmonics * config.model.aligned_harmonics,
+                                       excitation_harmonics=config.model.excitation_harmonics,
                                        f0_cache_dir=Path(config.data.cache_dir or self.run_dir) / "f0")
         self.sampler = ResumableDistributedSampler(self.dataset, num_replicas=self.context.world_size,
                                                    rank=self.context.rank, seed=train.seed)
@@ -241,7 +241,8 @@ class Trainer:
         adds_post_filter = ours.post_filter_layers and not theirs.post_filter_layers
         adds_excitation = ours.excitation_channels and not theirs.excitation_channels
         adds_harmonics = ours.harmonics and not theirs.harmonics
-        ignored = ({"sampling_rate", "aligned_harmonics"} | ({"post_filter_layers", "post_filter_channels"} if adds_post_filter else set())
+        ignored = ({"sampling_rate", "aligned_harmonics"}  # a training-side choice, not a shape
+                   | ({"post_filter_layers", "post_filter_channels"} if adds_post_filter else set())
                    | ({"excitation_channels"} if adds_excitation else set()) | ({"harmonics"} if adds_harmonics else set()))
         differing = [f.name for f in dataclasses.fields(ours)
                      if f.name not in ignored and getattr(theirs, f.name) != getattr(ours, f.name)]

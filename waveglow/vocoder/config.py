@@ -96,6 +96,12 @@ class WaveGlowConfig:
         return self.hop_length if self.conditioning == "audio" else self.hop_length // self.n_group
 
     @property
+    def excitation_harmonics(self) -> int:
+        """Harmonics whose own phases an excitation derived from a recording carries (K with aligned_harmonics,
+        else 1: the fundamental's alone)."""
+        return self.harmonics if self.aligned_harmonics else 1
+
+    @property
     def mel_cond_channels(self) -> int:
         """Channels of the grouped mel conditioning (without the excitation's)."""
         return self.n_mel_channels * (self.n_group if self.conditioning == "audio" else 1)

@@ -21,6 +21,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """auto | fp32 | bf16 | fp16 -> torch dtype ('auto': waveglow.precision.resolve_precision). fp16 needs CUDA:
+    """auto | fp32 | bf16 | fp16 -> torch dtype ('auto': waveglow.common.precision.resolve_precision). fp16 needs CUDA:
     CPU half-precision kernels are slow emulations and not every PyTorch build has them; bf16 is the CPU reduced
     precision."""
     if precision not in PRECISION_CHOICES:
@@ -153,16 +154,13 @@ class Vocoder:
 class GriffinLimEngine:
     """The Griffin-Lim fallback behind the `Vocoder` interface (config, latent, synthesize, describe), so
     `waveglow vocode` and `vocode()` run without a WaveGlow. It reads Tacotron2's mels (80 channels, 22050 Hz, hop
-    256: `tts.griffin_lim.GRIFFIN_LIM_MELS`); sigma, denoise, chunking and precision do not apply to it, and its
+    256: `waveglow.audio.griffin_lim.GRIFFIN_LIM_MELS`); sigma, denoise, chunking and precision do not apply to it, and its
     output is deterministic (a fixed initial phase)."""
 
     is_fallback = True
     precision = "fp32"
 
     def __init__(self, n_iter: int = 60, reason: str | None = None):
-        from types import SimpleNamespace
-
-
         self.config = SimpleNamespace(**GRIFFIN_LIM_MELS)
         self.device = torch.device("cpu")
         self.engine = GriffinLimVocoder(sampling_rate=self.config.sampling_rate, hop_length=self.config.hop_length,
@@ -184,10 +182,9 @@ class GriffinLimEngine:
 def choose_vocoder(checkpoint=None, device: str | torch.device = "auto", precision: str = "auto",
                    griffin_lim_iters: int = 60):
     """What speaks, chosen as `tts` and the demo choose: a checkpoint path or WaveGlow -> `get_vocoder`;
-    'griffin-lim' (see `tts.griffin_lim.GRIFFIN_LIM_NAMES`) -> `GriffinLimEngine`, as requested; None -> the
+    'griffin-lim' (see `waveglow.audio.griffin_lim.GRIFFIN_LIM_NAMES`) -> `GriffinLimEngine`, as requested; None -> the
     built-in voice when installed, else the Griffin-Lim fallback (logged as a warning). The device is checked in
     every case; the precision applies to a WaveGlow only."""
-
     if griffin_lim_iters < 1:
         raise VocodeSetupError(f"Griffin-Lim iterations must be >= 1, got {griffin_lim_iters}")
     if is_griffin_lim_name(checkpoint):
@@ -221,7 +218,6 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
     dtype = resolve_dtype(precision, device)
     with _LOCK:
         if isinstance(checkpoint, (str, Path)):
-
             path = Path(checkpoint)
             try:
                 stat = path.stat()

@@ -136,7 +136,7 @@ class WaveGlow(nn.Module):
         for item in audio.detach().float().cpu().numpy():
             f0 = source.f0_track(item, c.sampling_rate, c.hop_length)
             items.append(source.excitation(f0, item.shape[0], c.hop_length, c.sampling_rate, audio=item,
-                                           harmonics=c.harmonics if c.aligned_harmonics else 1))
+                                           harmonics=c.excitation_harmonics))
         return torch.from_numpy(np.stack(items)).to(audio.device)
 
     def excitation_of_mel(self, mel: torch.Tensor) -> torch.Tensor | None:
