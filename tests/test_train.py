@@ -561,6 +561,33 @@ def test_spectral_steps_add_the_mrstft_gradient_of_an_inverse_sample(tmp_path, t
     assert trainer.train_step(mel, audio).spectral_loss is not None
 
 
+def test_mel_term_adds_the_log_mel_l1_gradient_of_the_same_inverse_sample(tmp_path, train_clips):
+    """spectral_loss.mel_weight: the spectral step's objective also gets mel_weight * mean |log-mel(sample) -
+    log-mel(recording)| with the run's own mel features; gradient and logged value match a hand computation."""
+    from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
+
+    spectral = {"weight": 0.5, "every": 1, "sigma": 0.6, "mel_weight": 2.0}
+    trainer = Trainer(tiny_config(spectral_loss=spectral), train_clips, tmp_path / "a", show_progress=False)
+    reference = Trainer(tiny_config(), train_clips, tmp_path / "b", show_progress=False)
+    mel, audio = _batch(trainer)
+    torch.manual_seed(11)
+    stats = trainer.train_step(mel, audio)
+    torch.manual_seed(11)
+    z = torch.randn(mel.shape[0], 8, mel.shape[2] * 256 // 8)
+    model = reference.model
+    sample = model.reverse(mel, z, 0.6)[:, : audio.shape[1]]
+    features = reference.config.data.mel_config(reference.config.model.n_mel_channels).mel_spectrogram(
+        check_range=False)
+    mel_l1 = (features(sample) - features(audio)).abs().mean()
+    assert 0 < stats.mel_loss == pytest.approx(float(mel_l1.detach()), rel=1e-5)
+    nll = WaveGlow.loss(*model(audio, mel), 1.0)
+    (nll + 0.5 * MultiResolutionSTFTDistance()(sample, audio) + 2.0 * mel_l1).backward()
+    for (name, p), q in zip(reference.model.named_parameters(), trainer.model.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
+    mel_only = tiny_config(spectral_loss={"mel_weight": 1.0})
+    assert mel_only.train.spectral_loss.enabled and mel_only.train.spectral_loss.weight == 0
+
+
 def test_spectral_loss_config_is_checked():
     from waveglow.common.errors import ConfigError
 
@@ -569,6 +596,8 @@ def test_spectral_loss_config_is_checked():
         tiny_config(spectral_loss={"weight": 1.0, "every": 0})
     with pytest.raises(ConfigError, match="unknown field 'wieght'"):
         tiny_config(spectral_loss={"wieght": 1.0})
+    with pytest.raises(ConfigError, match="spectral_loss.mel_weight"):
+        tiny_config(spectral_loss={"mel_weight": -1.0})
 
 
 def test_init_from_starts_a_new_run_from_any_loadable_weights(tmp_path, train_clips):

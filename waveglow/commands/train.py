@@ -34,6 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--spectral-loss", type=float, metavar="W",
                         help="override train.spectral_loss.weight: add W x MR-STFT distance of an inverse-flow "
                              "sample to the likelihood (0: off)")
+    parser.add_argument("--mel-loss", type=float, metavar="W",
+                        help="override train.spectral_loss.mel_weight: add W x mean |log-mel difference| of the "
+                             "inverse-flow sample and the recording (0: off)")
     parser.add_argument("--spectral-every", type=int, metavar="K",
                         help="override train.spectral_loss.every: the spectral term on every K-th step")
     parser.add_argument("--adversarial", type=float, metavar="W",
@@ -85,6 +88,8 @@ def _loss_overrides(config, args):
     spectral = {}
     if args.spectral_loss is not None:
         spectral["weight"] = args.spectral_loss
+    if args.mel_loss is not None:
+        spectral["mel_weight"] = args.mel_loss
     if args.spectral_every is not None:
         spectral["every"] = args.spectral_every
     if spectral:

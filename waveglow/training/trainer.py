@@ -81,6 +81,7 @@ class StepStats:
     skipped: bool = False  # fp16 overflow: GradScaler skipped the update
     stop: bool = False  # some rank was asked to stop (agreed by all ranks through the step's all-reduce)
     spectral_loss: float | None = None  # MR-STFT distance of the inverse-flow sample (rank 0's), on spectral steps
+    mel_loss: float | None = None  # mean |log-mel difference| of that sample, on spectral steps with a mel weight
     generator_adversarial: float | None = None  # generator loss + weighted feature matching, on adversarial steps
     discriminator_loss: float | None = None
 
@@ -122,6 +123,9 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, train.schedule, train.lr)
         self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay else None
         self.stft_distance = MultiResolutionSTFTDistance(sampling_rate=config.model.sampling_rate).to(self.device)
+        # an inverse sample may leave [-1, 1] (the loss pulls it back), so no range check on these features
+        self.mel_features = config.data.mel_config(config.model.n_mel_channels).mel_spectrogram(
+            check_range=False).to(self.device)
         self.discriminators = self.discriminator_optimizer = None
         self.discriminator_module = None  # what the steps call: the discriminators, DDP-wrapped on several ranks
         if train.adversarial.enabled:
@@ -328,7 +332,7 @@ class Trainer:
                   "loss": loss, "bits_per_sample": (loss + StandardNormal(sigma).log_normalizer()) / LN2,
                   "grad_norm": last.grad_norm, "lr": last.lr, "samples_per_s": samples / max(seconds, 1e-9)}
         w = self.writer
-        for name in ("spectral_loss", "generator_adversarial", "discriminator_loss"):
+        for name in ("spectral_loss", "mel_loss", "generator_adversarial", "discriminator_loss"):
             values = [getattr(s, name) for s in window if getattr(s, name) is not None]
             if values:
                 record[name] = sum(values) / len(values)
@@ -404,6 +408,7 @@ class Trainer:
         spectral_config = self.config.train.spectral_loss
         spectral_step = spectral_config.enabled and self.position.iteration % spectral_config.every == 0
         spectral = torch.zeros((), device=self.device)
+        mel_distance = torch.zeros((), device=self.device)
         adversarial = self.config.train.adversarial
         generator_adversarial = torch.zeros((), device=self.device)
         samples: list[torch.Tensor] = []  # the spectral step's samples, for the discriminators' own step
@@ -430,6 +435,10 @@ class Trainer:
                     chunk_spectral = self.stft_distance(sample, audio_chunk) * share
                     objective = objective + spectral_config.weight * chunk_spectral
                     spectral = spectral + chunk_spectral.detach()
+                    if spectral_config.mel_weight:
+                        chunk_mel = self.mel_distance(sample, audio_chunk) * share
+                        objective = objective + spectral_config.mel_weight * chunk_mel
+                        mel_distance = mel_distance + chunk_mel.detach()
                     if adversarial.enabled:
                         # the generator's side: the discriminators are only read here (their step comes after), so
                         # the unwrapped module serves; the recording's features are targets, without a graph
@@ -464,8 +473,15 @@ class Trainer:
         self.position.iteration = iteration
         return StepStats(iteration, loss_value, norm_value, lr, skipped=overflow, stop=stop,
                          spectral_loss=float(spectral) if spectral_step else None,
+                         mel_loss=float(mel_distance) if spectral_step and spectral_config.mel_weight else None,
                          generator_adversarial=float(generator_adversarial) if samples else None,
                          discriminator_loss=discriminator)
+
+    def mel_distance(self, sample: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """Mean |log-mel(sample) - log-mel(audio)| over channels and frames (sample, audio [B, T] float; the run's
+        own mel features, in fp32 whatever the autocast): the frame-level envelope a vocoder must reproduce."""
+        with torch.autocast(self.device.type, enabled=False):
+            return (self.mel_features(sample.float()) - self.mel_features(audio.float())).abs().mean()
 
     def _discriminator_step(self, samples: list[torch.Tensor], chunks) -> float:
         """One AdamW step of the discriminators: recordings towards 1, this step's (detached) samples towards 0."""

@@ -81,22 +81,25 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class SpectralLossConfig:
-    """A multi-resolution STFT loss on audio sampled through the inverse flow (WG-WaveNet's recipe), added to the
-    likelihood: every `every`-th step the batch's mels are vocoded from z ~ N(0, sigma^2) with gradients, and
-    weight * MR-STFT distance(sample, recording) joins the loss. weight 0: off (likelihood only, NVIDIA)."""
+    """Losses on audio sampled through the inverse flow (WG-WaveNet's recipe), added to the likelihood: every
+    `every`-th step the batch's mels are vocoded from z ~ N(0, sigma^2) with gradients, and weight * MR-STFT
+    distance(sample, recording) + mel_weight * mean |log-mel(sample) - log-mel(recording)| (the model's own mel
+    features, HiFi-GAN's mel term) join the loss. Both weights 0: off (likelihood only, NVIDIA)."""
 
     weight: float = 0.0
     every: int = 1
     sigma: float = DEFAULT_SIGMA
+    mel_weight: float = 0.0
 
     def __post_init__(self):
         _check_number("spectral_loss.weight", self.weight, 0)
+        _check_number("spectral_loss.mel_weight", self.mel_weight, 0)
         _check_number("spectral_loss.every", self.every, 1, integer=True)
         _check_number("spectral_loss.sigma", self.sigma, 0, exclusive=True)
 
     @property
     def enabled(self) -> bool:
-        return self.weight > 0
+        return self.weight > 0 or self.mel_weight > 0
 
 
 @dataclass(frozen=True)
