@@ -187,6 +187,7 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
         "split": "held-out (LJ050-*, LJ002-0181..0200)", "n_utterances": len(per_utterance),
         "seconds": held_out.seconds,
         "settings": {**asdict(settings), "nll_sigma": nll_sigma, "mel": mel_settings(mel),
+                     "envelope_iterations": loaded.model.config.envelope_iterations,
                      "torch_threads": torch.get_num_threads(),
                      "pesq": quality.PESQ_METHOD, "stoi": quality.STOI_METHOD, "mcd": mcd.MCD_ANALYSIS,
                      "dnsmos": quality.DNSMOS_METHOD, "pitch": pitch.PITCH_ANALYSIS, "mrstft": MRSTFT_METHOD,

@@ -245,7 +245,7 @@ class Trainer:
         adds_post_filter = ours.post_filter_layers and not theirs.post_filter_layers
         adds_excitation = ours.excitation_channels and not theirs.excitation_channels
         adds_harmonics = ours.harmonics and not theirs.harmonics
-        ignored = ({"sampling_rate", "aligned_harmonics"}  # a training-side choice, not a shape
+        ignored = ({"sampling_rate", "aligned_harmonics", "envelope_iterations"}  # choices, not shapes
                    | ({"post_filter_layers", "post_filter_channels"} if adds_post_filter else set())
                    | ({"excitation_channels"} if adds_excitation else set()) | ({"harmonics"} if adds_harmonics else set()))
         differing = [f.name for f in dataclasses.fields(ours)

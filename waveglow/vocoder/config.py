@@ -47,6 +47,10 @@ class WaveGlowConfig:
     # learn their amplitudes rather than an average over their wandering phases. Inference has no recording: the
     # harmonics then run at k times the fundamental's phase.
     aligned_harmonics: bool = False
+    # Inference side only: `infer` projects its output's mel envelope onto the mel it was given this many times
+    # (waveglow.audio.envelope, the STFT of Tacotron2's mels at this rate and hop); 0: the flow's output as it is
+    # (NVIDIA). The likelihood, `forward` and `reverse` are the flow's alone.
+    envelope_iterations: int = 0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -58,6 +62,8 @@ class WaveGlowConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"config field '{name}' must be >= 1, got {getattr(self, name)}")
+        if self.envelope_iterations < 0:
+            raise ConfigError(f"config field 'envelope_iterations' must be >= 0, got {self.envelope_iterations}")
         if self.post_filter_layers < 0:
             raise ConfigError(f"config field 'post_filter_layers' must be >= 0, got {self.post_filter_layers}")
         if self.excitation_channels not in (0, 2):

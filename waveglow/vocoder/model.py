@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from waveglow.audio import excitation as source
+from waveglow.audio.envelope import MelEnvelopeProjection
 from waveglow.audio.features import MelConfig
 from waveglow.common.precision import network_dtype, resolve_precision
 from waveglow.flows.coupling import AffineCoupling
@@ -58,6 +59,8 @@ class WaveGlow(nn.Module):
         self.n_remaining_channels = c.channels_per_flow()[-1]
         self.post_filter = PostFilter(c.post_filter_layers, c.post_filter_channels) if c.post_filter_layers else None
         self.harmonic = HarmonicShift(c.mel_cond_channels, c.harmonics, c.n_group) if c.harmonics else None
+        self.envelope = (MelEnvelopeProjection(c.sampling_rate, hop_length=c.hop_length)
+                         if c.envelope_iterations else None)
 
     # ---- conditioning -------------------------------------------------------------------------------------------
     def _check_mel(self, mel: torch.Tensor) -> torch.Tensor:
@@ -246,13 +249,17 @@ class WaveGlow(nn.Module):
         device has native bf16, see waveglow.common.precision). An argument of this call only: the model keeps
         no precision state, so threads sharing one model may infer in different precisions.
         excitation: [B, 2, F * hop] when configured (default: `excitation_of_mel(mel)`).
+        With config.envelope_iterations, the flow's audio is then projected onto the mel's envelope (its phase kept).
         """
         if precision == "auto":
             precision = resolve_precision("auto", mel.device)
         mel = self._check_mel(mel)
         if excitation is None:
             excitation = self.excitation_of_mel(mel)
-        return self._infer(mel, sigma, z, generator, network_dtype(precision), excitation)
+        audio = self._infer(mel, sigma, z, generator, network_dtype(precision), excitation)
+        if self.envelope is None:
+            return audio
+        return self.envelope.project(audio, mel, self.config.envelope_iterations)
 
     def reverse(self, mel: torch.Tensor, z: torch.Tensor, sigma: float = 1.0,
                 excitation: torch.Tensor | None = None) -> torch.Tensor:
