@@ -16,7 +16,8 @@ from waveglow import WaveGlow, WaveGlowConfig
 from waveglow.audio import MelSpectrogram
 from waveglow.vocoder.checkpoint import infer_config, ours_to_nvidia
 from waveglow.vocoder.harmonic import harmonic_basis
-from waveglow.audio.excitation import excitation, f0_per_sample
+from waveglow.audio.excitation import excitation, f0_per_sample, f0_track
+from waveglow.audio.griffin_lim import GriffinLimVocoder
 from waveglow.vocoder.long_form import infer_chunked
 from waveglow.training import Trainer, TrainingConfig
 
@@ -182,7 +183,7 @@ def test_harmonic_source_is_an_exact_shift_that_starts_at_zero_and_is_inferred_f
         tiny(harmonics=2, excitation_channels=0)
 
 
-def test_aligned_harmonics_carry_each_harmonics_own_phase_for_training_only():
+def test_aligned_harmonics_carry_each_harmonics_own_phase_from_the_recording_or_griffin_lim():
     n = 40 * HOP
     frames = np.full(41, 180.0)
     contour, _ = f0_per_sample(frames, n, HOP)
@@ -202,7 +203,7 @@ def test_aligned_harmonics_carry_each_harmonics_own_phase_for_training_only():
     assert np.abs(recurrence[:, inner].T @ np.array([0.3, 0.1, 0.05, 0, 0, 0]) - audio[inner]).max() > 0.1
 
     # a model with aligned_harmonics: the same shapes, forward derives the 2K rows, inverse stays exact with them,
-    # and inference (no recording) runs on the two rows of the fundamental
+    # and inference (no recording) aligns them to the mel's Griffin-Lim audio instead
     model = random_model(tiny(harmonics=3, aligned_harmonics=True))
     assert set(model.state_dict()) == set(random_model(tiny(harmonics=3)).state_dict())
     mel = torch.randn(1, 80, 40, dtype=torch.float64)
@@ -214,5 +215,15 @@ def test_aligned_harmonics_carry_each_harmonics_own_phase_for_training_only():
     assert model.infer(mel, sigma=0.0, excitation=rows[:, :2]).shape == (1, n)
     with pytest.raises(ValueError, match="excitation must be"):
         model(x, mel, rows[:, :4])
+    speech, _ = sf.read(FIXTURE_DIR / "wavs" / "LJ050-0030.flac", dtype="float32")
+    speech_mel = MelSpectrogram()(torch.from_numpy(speech[: 60 * HOP]))[None, :, :60]
+    inferred = model.excitation_of_mel(speech_mel)
+    griffin_lim = GriffinLimVocoder().mel_to_audio(speech_mel[0].numpy())[: 60 * HOP]
+    f0 = f0_track(griffin_lim, RATE, HOP)[:60]
+    assert inferred.shape == (1, 6, 60 * HOP) and (f0 > 0).any()
+    np.testing.assert_allclose(inferred[0].numpy(), excitation(f0, 60 * HOP, HOP, RATE, audio=griffin_lim,
+                                                               harmonics=3), atol=1e-6)
+    plain = random_model(tiny(harmonics=3), torch.float32).excitation_of_mel(speech_mel)
+    np.testing.assert_allclose(plain[0].numpy(), excitation(f0, 60 * HOP, HOP, RATE), atol=1e-6)
     with pytest.raises(Exception, match="aligned_harmonics"):
         tiny(harmonics=0, aligned_harmonics=True)

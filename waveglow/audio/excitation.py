@@ -6,8 +6,10 @@ frames like the mel's):
   * training (`excitation(f0, n, hop, rate, audio=recording)`): the phase integrated from F0 is corrected to the
     recording's own fundamental (the recording times exp(-j phase), low-passed by a 23 ms Hann window, gives the
     phase offset), so the conditioning is sample-aligned with the waveform the likelihood scores;
-  * inference (`excitation(f0, n, hop, rate)`): the phase integrated from F0 alone; F0 then comes from the mel,
-    through Griffin-Lim audio (`f0_from_mel`), since a vocoder is given nothing else.
+  * inference (`excitation_of_mel`): a vocoder is given nothing but the mel, so its Griffin-Lim audio stands in
+    for the recording: F0 is tracked on it, and the phase is integrated from that F0 alone, or, with K aligned
+    harmonics, each harmonic's phase is aligned to the Griffin-Lim audio as training aligns it to the recording
+    (Griffin-Lim's phases are consistent with the mel's magnitudes, k times the fundamental's are not).
 """
 from __future__ import annotations
 
@@ -77,7 +79,13 @@ def excitation(f0: np.ndarray, n_samples: int, hop_length: int, rate: int,
     return (np.concatenate([np.stack([np.sin(p), np.cos(p)]) for p in rows]) * voiced).astype(np.float32)
 
 
-def f0_from_mel(log_mel: np.ndarray, rate: int, hop_length: int) -> np.ndarray:
-    """A log-mel [n_mels, F] (Tacotron2's convention) -> F0 [F] (Hz, 0 = unvoiced), tracked on its Griffin-Lim audio."""
+def excitation_of_mel(log_mel: np.ndarray, rate: int, hop_length: int, aligned_harmonics: int = 0) -> np.ndarray:
+    """A log-mel [n_mels, F] (Tacotron2's convention) -> excitation [2, F * hop] from its Griffin-Lim audio's F0 (phase
+    integrated from 0), or with aligned_harmonics K > 1 [2K, F * hop], each harmonic aligned to that audio."""
+    n_samples = log_mel.shape[-1] * hop_length
     audio = GriffinLimVocoder(sampling_rate=rate, hop_length=hop_length).mel_to_audio(np.asarray(log_mel))
-    return f0_track(audio, rate, hop_length)[: log_mel.shape[-1]]
+    audio = np.pad(audio, (0, max(0, n_samples - len(audio))))[:n_samples]
+    f0 = f0_track(audio, rate, hop_length)[: log_mel.shape[-1]]
+    if aligned_harmonics > 1:
+        return excitation(f0, n_samples, hop_length, rate, audio=audio, harmonics=aligned_harmonics)
+    return excitation(f0, n_samples, hop_length, rate)

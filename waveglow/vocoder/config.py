@@ -42,10 +42,10 @@ class WaveGlowConfig:
     # A harmonic source before the flow (waveglow.vocoder.harmonic): audio minus K harmonics of the excitation with
     # amplitudes from the mel (needs the excitation and 'group' conditioning); 0: none.
     harmonics: int = 0
-    # Training side only (the shapes are the same): the excitation derived from a recording (excitation_of_audio,
-    # the training data) carries each of the K harmonics' own phase aligned to it, so the harmonic source can
-    # learn their amplitudes rather than an average over their wandering phases. Inference has no recording: the
-    # harmonics then run at k times the fundamental's phase.
+    # The shapes are the same either way: the excitation derived from a recording (excitation_of_audio, the training
+    # data) carries each of the K harmonics' own phase aligned to it, so the harmonic source can learn their
+    # amplitudes rather than an average over their wandering phases; at inference the mel's Griffin-Lim audio
+    # stands in for the recording (excitation_of_mel). False: the harmonics run at k times the fundamental's phase.
     aligned_harmonics: bool = False
     # Inference side only: `infer` projects its output's mel envelope onto the mel it was given this many times
     # (waveglow.audio.envelope, the STFT of Tacotron2's mels at this rate and hop); 0: the flow's output as it is

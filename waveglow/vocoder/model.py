@@ -143,14 +143,13 @@ class WaveGlow(nn.Module):
         return torch.from_numpy(np.stack(items)).to(audio.device)
 
     def excitation_of_mel(self, mel: torch.Tensor) -> torch.Tensor | None:
-        """mel [B, n_mel, F] -> an excitation [B, 2, F * hop] from the F0 of its Griffin-Lim audio, or None when not
-        configured."""
+        """mel [B, n_mel, F] -> an excitation from its Griffin-Lim audio (waveglow.audio.excitation.excitation_of_mel):
+        [B, 2, F * hop], or [B, 2K, F * hop] with K aligned harmonics; None when not configured."""
         c = self.config
         if not c.excitation_channels:
             return None
-        n_samples = mel.shape[2] * c.hop_length
-        items = [source.excitation(source.f0_from_mel(item, c.sampling_rate, c.hop_length), n_samples,
-                                   c.hop_length, c.sampling_rate)
+        harmonics = c.harmonics if c.aligned_harmonics else 0
+        items = [source.excitation_of_mel(item, c.sampling_rate, c.hop_length, harmonics)
                  for item in mel.detach().float().cpu().numpy()]
         return torch.from_numpy(np.stack(items)).to(mel.device)
 
