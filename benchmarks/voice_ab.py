@@ -56,13 +56,19 @@ def nearest(spent: dict[int, float | None], minutes: list[float]) -> list[int]:
     return sorted({min(known, key=lambda i: abs(spent[i] - m)) for m in minutes}) if known else []
 
 
-def score(checkpoint: Path, utterances, wer: bool, references: bool = True) -> dict:
-    """evaluate's results for one checkpoint; the reference rows (Griffin-Lim, recordings, floor) only when asked."""
+def score(checkpoint: Path, utterances, wer: bool, references: bool = True,
+          envelope_iterations: int | None = None) -> dict:
+    """evaluate's results for one checkpoint; the reference rows (Griffin-Lim, recordings, floor) only when asked.
+    envelope_iterations: infer with this many mel-envelope projections instead of the checkpoint's own setting."""
+    import dataclasses
+
     from waveglow.evaluation.runner import EvaluationSettings, evaluate
     from waveglow.vocoder.loading import load_for_scoring
 
-    return evaluate(load_for_scoring(checkpoint), utterances, EvaluationSettings(wer=wer, references=references),
-                    log=lambda line: None)
+    loaded = load_for_scoring(checkpoint)
+    if envelope_iterations is not None:
+        loaded = dataclasses.replace(loaded, model=loaded.model.with_config(envelope_iterations=envelope_iterations))
+    return evaluate(loaded, utterances, EvaluationSettings(wer=wer, references=references), log=lambda line: None)
 
 
 def fmt(value, digits: int, scale: float) -> str:
@@ -87,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at-cpu-minutes", type=float, nargs="+", metavar="M",
                         help="instead of --points: per arm the checkpoints nearest these CPU minutes (needs --cpu-log), "
                              "so arms are compared at equal compute")
+    parser.add_argument("--envelope-iterations", type=int, metavar="N",
+                        help="score every checkpoint with N mel-envelope projections at inference (default: each "
+                             "checkpoint's own model.envelope_iterations)")
     parser.add_argument("--quick", action="store_true", help="1 clip, 1 point, no WER")
     args = parser.parse_args(argv)
     if args.quick:
@@ -111,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         for iteration in chosen:
             path = store.path_for(iteration)
             payload = load_training_checkpoint(path)
-            results = score(path, utterances, args.wer, references=references is None)  # references once
+            results = score(path, utterances, args.wer, references=references is None,
+                            envelope_iterations=args.envelope_iterations)  # references once
             references = references or results["summary"]
             rows.append({"arm": run.name, "iteration": iteration,
                          "minutes": float(payload.get("elapsed_seconds", 0.0)) / 60,

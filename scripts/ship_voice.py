@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                              "training, which sessions continue with `waveglow train --init-from`)")
     parser.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
     parser.add_argument("--sigma", type=float, default=DEFAULT_SIGMA)
+    parser.add_argument("--envelope-iterations", type=int, metavar="N",
+                        help="store the voice with N mel-envelope projections at inference "
+                             "(model.envelope_iterations; "
+                             "default: the run's own)")
     parser.add_argument("--no-wer", action="store_true", help="skip the PocketSphinx word error rate")
     parser.add_argument("--max-utterances", type=int, default=None, help="evaluate at most this many held-out clips")
     parser.add_argument("--griffin-lim-iters", type=int, default=None,
@@ -121,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     loaded = load_for_scoring(run)
     if loaded.kind != "training":
         sys.exit(f"{run}: expected a training run directory, got a {loaded.kind} checkpoint")
+    if args.envelope_iterations is not None:
+        loaded.model = loaded.model.with_config(envelope_iterations=args.envelope_iterations)
     summary = training_summary(run, loaded)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".shipping-", dir=out.parent))

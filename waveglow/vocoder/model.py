@@ -6,6 +6,7 @@ order in which `infer` draws its noise, so the same seed or the same latent give
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -320,6 +321,13 @@ class WaveGlow(nn.Module):
         dtype 'fp16' / 'bf16' stores the weights at half the size (they load back as fp32); mel: the features the
         model is fed, stored in config.json (default: NVIDIA's at the model's rate, hop and n_mels)."""
         return save_waveglow(self, directory, dtype=dtype, mel=mel)
+
+    def with_config(self, **changes) -> "WaveGlow":
+        """A copy whose config has `changes` (inference choices such as envelope_iterations; shapes must stay), with
+        these weights copied, in eval mode if this model is."""
+        model = WaveGlow(dataclasses.replace(self.config, **changes)).to(self.upsample.weight.device)
+        model.load_state_dict(self.state_dict())
+        return model.train(self.training)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
