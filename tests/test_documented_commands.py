@@ -181,6 +181,11 @@ QUICK: dict[str, Q] = {
     "python benchmarks/vocoder_speed.py --durations 10":
         Q("python benchmarks/vocoder_speed.py --durations 0.05 --quick --threads 1"),
     "python benchmarks/voice_ab.py --runs RUN... --data ljspeech-sample --clips 8 --cpu-log cpu.log": Q(VOICE_AB),
+    "python benchmarks/voice_ab.py --runs RUN... --data ljspeech-sample --clips 8 --cpu-log cpu.log "
+    "--envelope-iterations 8":
+        Q(VOICE_AB.replace("--out", "--envelope-iterations 2 --out")),
+    "python scripts/ship_voice.py --run RUN --data ljspeech-sample --out voices/in_training --max-utterances 8 "
+    "--envelope-iterations 8": Q(SHIP_VOICE + " --max-utterances 1 --envelope-iterations 2"),
     "waveglow train --config configs/waveglow_small.json --init-from voices/in_training --data ljspeech-sample "
     "--out RUN --precision bf16 --spectral-loss 1":
         Q("waveglow train --config {tinycfg} --init-from {run} --data {lj} --out {tmp}/run_init --precision bf16 "
