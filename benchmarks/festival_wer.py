@@ -32,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data.ljspeech import read_transcripts  # noqa: E402
+from waveglow_data.ljspeech import read_transcripts  # noqa: E402
 from tts.festival import FestivalFrontend  # noqa: E402
 from waveglow.audio.griffin_lim import GriffinLimVocoder  # noqa: E402
 from tts.pipeline import Synthesizer, WaveGlowVocoder  # noqa: E402

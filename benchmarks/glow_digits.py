@@ -25,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data.images import load_digits, to_unit  # noqa: E402
+from waveglow_data.images import load_digits, to_unit  # noqa: E402
 from waveglow.glow import COUPLINGS, PERMUTATIONS, Glow, GlowConfig  # noqa: E402
 from waveglow.common.atomic import atomic_write_bytes  # noqa: E402
 from waveglow.glow.checkpoint import save_glow, save_grid  # noqa: E402

@@ -11,11 +11,11 @@ Modules (one idea each):
 Every problem with the user's files raises `DataError` (waveglow.common.errors).
 """
 from waveglow.common.errors import DataError
-from data.dataset import AudioMelDataset
-from data.ljspeech import Utterance, read_filelist, read_ljspeech, read_utterances, write_filelist
-from data.mel_cache import MelCache
-from data.prepare import build_mel_cache
-from data.splits import DataSplit, is_held_out, split
+from waveglow_data.dataset import AudioMelDataset
+from waveglow_data.ljspeech import Utterance, read_filelist, read_ljspeech, read_utterances, write_filelist
+from waveglow_data.mel_cache import MelCache
+from waveglow_data.prepare import build_mel_cache
+from waveglow_data.splits import DataSplit, is_held_out, split
 
 __all__ = ["DataError", "Utterance", "read_ljspeech", "read_filelist", "read_utterances", "write_filelist",
            "DataSplit", "is_held_out", "split", "AudioMelDataset", "MelCache", "build_mel_cache"]

@@ -7,7 +7,7 @@ the end to `segment_length`, as Mel2Samp does.
 Where the mel comes from:
   * no cache (default): the mel of the segment itself, reflect-padded at the segment edges, the segment start
     any sample. Identical to Mel2Samp.
-  * `cache_dir`: the whole-clip mel is computed once and stored (see data.mel_cache); the segment starts on a
+  * `cache_dir`: the whole-clip mel is computed once and stored (see waveglow_data.mel_cache); the segment starts on a
     multiple of hop_length so that its frames are exactly frames k .. k + segment_length // hop of the clip's
     mel. Differences from the no-cache mode: the first and last ~2 frames see the real neighbouring audio instead
     of a reflection, and starts are hop-aligned. Clips shorter than a segment are still computed directly from
@@ -34,8 +34,8 @@ import torch
 from waveglow.audio.excitation import alignment_reach, excitation as sine_excitation, f0_track
 from waveglow.audio.features import MelSpectrogram, load_wav
 from waveglow.common.errors import DataError
-from data.ljspeech import Utterance
-from data.mel_cache import MelCache
+from waveglow_data.ljspeech import Utterance
+from waveglow_data.mel_cache import MelCache
 
 
 class AudioMelDataset(torch.utils.data.Dataset):

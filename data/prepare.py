@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Sequence
 
 from waveglow.audio.features import MelSpectrogram, load_wav
-from data.ljspeech import Utterance, read_utterances
-from data.mel_cache import MelCache
+from waveglow_data.ljspeech import Utterance, read_utterances
+from waveglow_data.mel_cache import MelCache
 
 
 @dataclass

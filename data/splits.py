@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from data.ljspeech import Utterance
+from waveglow_data.ljspeech import Utterance
 
 _LJ_ID = re.compile(r"^LJ(\d{3})-(\d{4})$")
 HELD_OUT_CHAPTER = 50                 # LJ050-*

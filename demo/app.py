@@ -1,7 +1,7 @@
 """Browser demo of the toolkit (gradio): text to speech, vocode a mel, resynthesise a recording, explore the latent.
 
 Runs fully offline: analytics are off, the theme uses system fonts only, and nothing is fetched from a CDN.
-Start it with `waveglow demo` (or `python -m demo.app`); every button is also an API endpoint (see API_NAMES).
+Start it with `waveglow demo` (or `python -m waveglow_demo.app`); every button is also an API endpoint (see API_NAMES).
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from waveglow.audio.griffin_lim import is_griffin_lim_name  # noqa: E402
 from waveglow.common.errors import ToolkitError  # noqa: E402
 from waveglow.vocoder.config import DEFAULT_SIGMA  # noqa: E402
 
-from demo import backend  # noqa: E402
-from demo.plots import mel_image, waveform_image  # noqa: E402
+from waveglow_demo import backend  # noqa: E402
+from waveglow_demo.plots import mel_image, waveform_image  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -54,8 +54,8 @@ def download_wheels(target: Path) -> None:
 
 def pack(data: Path, out: Path, budget_mib: float | None, max_clips: int | None, wheels: bool) -> dict:
     """Copy non-held-out clips of the LJSpeech-layout `data` into `out` (metadata.csv + wavs/) within the budget."""
-    from data.ljspeech import read_ljspeech
-    from data.splits import is_held_out
+    from waveglow_data.ljspeech import read_ljspeech
+    from waveglow_data.splits import is_held_out
 
     if wheels:
         download_wheels(DEVICE_DIR / "whl")
@@ -85,8 +85,8 @@ def pack(data: Path, out: Path, budget_mib: float | None, max_clips: int | None,
 def cache_f0(voice_set: Path) -> None:
     """The pYIN F0 of every packed clip into voice_set/f0 (what the voice's sine excitation is made from), so the
     device's run does not spend its minutes tracking pitch on the CPU; the command copies it into the run."""
-    from data.dataset import AudioMelDataset
-    from data.ljspeech import read_ljspeech
+    from waveglow_data.dataset import AudioMelDataset
+    from waveglow_data.ljspeech import read_ljspeech
 
     dataset = AudioMelDataset(list(read_ljspeech(voice_set)), excitation=True, f0_cache_dir=voice_set / "f0")
     for utterance in dataset.utterances:
@@ -95,14 +95,21 @@ def cache_f0(voice_set: Path) -> None:
 
 def device_command(minutes: float, batch_size: int, data: str, out: str, device: str, precision: str,
                    iterations: int, python: str = "python3", extra: str = "", run: str = "/tmp/voice_run",
-                   config: str = "configs/waveglow_small.json") -> str:
-    """The one shell command the device runs (it must end within the call's limit: training stops by SIGINT)."""
+                   config: str = "configs/waveglow_small.json", root: str = "$PWD") -> str:
+    """The one shell command the device runs (it must end within the call's limit: training stops by SIGINT).
+
+    The device runs the tree uninstalled (PYTHONPATH): links give the folders data/ and demo/ (under `root`) the
+    names they install under, waveglow_data and waveglow_demo."""
     train = [python, "-m", "waveglow.cli", "train", "--config", config, "--data", data, "--out", run, "--device", device, "--precision", precision, "--batch-size",
              str(batch_size), "--iterations", str(iterations), "--eval-every", "1000000", "--checkpoint-every",
              "1000000", "--no-progress", *shlex.split(extra)]
     export = f"{python} -m waveglow.cli convert {run} {out}/voice --dtype fp16"  # $OUT expands there
-    install = (f"rm -rf {run}; (ls .device/whl/*.whl >/dev/null 2>&1 && {python} -m pip install -q --no-index --no-deps "
-               "--no-compile --target /tmp/site .device/whl/*.whl); export PYTHONPATH=/tmp/site:$PWD")
+    links = f"{run}-packages"
+    install = (f"rm -rf {run} {links}; (ls .device/whl/*.whl >/dev/null 2>&1 && {python} -m pip install -q --no-index "
+               "--no-deps --no-compile --target /tmp/site .device/whl/*.whl); "
+               f"mkdir -p {links} && ln -s {root}/data {links}/waveglow_data && "
+               f"ln -s {root}/demo {links}/waveglow_demo; "
+               f"export PYTHONPATH=/tmp/site:{links}:$PWD")
     f0 = f"mkdir -p {run} && (cp -r {data}/f0 {run}/f0 2>/dev/null || true)"  # the packed pitch, if any
     return (f"{install}; {f0}; timeout -s INT {int(minutes * 60)} {shlex.join(train)}; "
             f"{export} && cp {run}/metrics.jsonl {out}/voice/metrics.jsonl")
@@ -131,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         print(device_command(2.0, 2, str(DEVICE_DIR / "voice_set"), "out", "cpu", "fp32", 2, sys.executable,
-                             args.train_args, run="voice_run", config=str(REPO / "configs" / "waveglow_small.json")))
+                             args.train_args, run="voice_run", config=str(REPO / "configs" / "waveglow_small.json"),
+                             root=shlex.quote(str(REPO))))
     else:
         print(device_command(args.minutes, args.batch_size, ".device/voice_set", "$OUT", "cuda", "bf16", 10**7,
                              extra=args.train_args))

@@ -154,8 +154,8 @@ def test_device_voice_quick(tmp_path):
     import subprocess
     import sys
 
-    from data.ljspeech import read_ljspeech
-    from data.splits import is_held_out
+    from waveglow_data.ljspeech import read_ljspeech
+    from waveglow_data.splits import is_held_out
     from waveglow.vocoder.model import load_waveglow
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "device_voice.py"

@@ -10,9 +10,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from data import (AudioMelDataset, DataError, Utterance, build_mel_cache, is_held_out, read_filelist,
+from waveglow_data import (AudioMelDataset, DataError, Utterance, build_mel_cache, is_held_out, read_filelist,
                   read_ljspeech, read_utterances, split, write_filelist)
-from data.mel_cache import MelCache
+from waveglow_data.mel_cache import MelCache
 from waveglow.audio import MelSpectrogram, load_wav
 
 LJSPEECH = Path(__file__).parent / "fixtures" / "ljspeech"

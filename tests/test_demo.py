@@ -38,7 +38,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server_url():
-    from demo.app import main
+    from waveglow_demo.app import main
 
     app = main(host="127.0.0.1", port=_free_port(), block=False)
     yield app.local_url.rstrip("/")
@@ -200,7 +200,7 @@ def _mel80_file(folder: Path, name: str = "mel80.npy") -> Path:
 
 
 def test_an_error_reaches_the_status_box_and_a_success_replaces_it(tmp_path):
-    from demo import app
+    from waveglow_demo import app
 
     request = _request("status-test")
     with pytest.raises(gr.Error, match="type some text"):
@@ -212,7 +212,7 @@ def test_an_error_reaches_the_status_box_and_a_success_replaces_it(tmp_path):
 
 
 def test_the_remembered_errors_are_bounded():
-    from demo import app
+    from waveglow_demo import app
 
     for i in range(app._KEEP_ERRORS + 10):
         app._remember_error(_request(f"s{i}"), "x")
@@ -221,9 +221,9 @@ def test_the_remembered_errors_are_bounded():
 
 
 def test_user_errors_log_one_line_and_programming_errors_keep_their_traceback(monkeypatch, caplog):
-    from demo import app, backend
+    from waveglow_demo import app, backend
 
-    with caplog.at_level(logging.INFO, logger="demo.app"), pytest.raises(gr.Error) as user_error:
+    with caplog.at_level(logging.INFO, logger="waveglow_demo.app"), pytest.raises(gr.Error) as user_error:
         app.run_text_to_speech("", "festival", "", "default", "", 0.6, 0.0, _request())
     assert user_error.value.print_exception is False  # gradio would print a ~25-line traceback
     assert [(r.levelno, r.exc_info, r.getMessage()) for r in caplog.records] == [
@@ -234,7 +234,7 @@ def test_user_errors_log_one_line_and_programming_errors_keep_their_traceback(mo
         raise ZeroDivisionError("secret detail in /srv/app/internal.py")
 
     monkeypatch.setattr(backend, "text_to_speech", broken)
-    with caplog.at_level(logging.INFO, logger="demo.app"), pytest.raises(gr.Error) as bug:
+    with caplog.at_level(logging.INFO, logger="waveglow_demo.app"), pytest.raises(gr.Error) as bug:
         app.run_text_to_speech("Hello.", "festival", "", "default", "", 0.6, 0.0, _request())
     assert "internal error in run_text_to_speech (ZeroDivisionError)" in bug.value.message
     assert "/srv" not in bug.value.message and "secret" not in bug.value.message
@@ -243,7 +243,7 @@ def test_user_errors_log_one_line_and_programming_errors_keep_their_traceback(mo
 
 
 def test_a_bad_upload_shows_its_own_name_and_no_unsafe_advice(tmp_path, monkeypatch):
-    from demo import app
+    from waveglow_demo import app
     from waveglow.audio.mel_files import MelFileError
 
     cache = tmp_path / "gradio-cache"
@@ -272,7 +272,7 @@ def test_a_bad_upload_shows_its_own_name_and_no_unsafe_advice(tmp_path, monkeypa
 
 
 def test_public_message_keeps_the_useful_part():
-    from demo.backend import public_message
+    from waveglow_demo.backend import public_message
 
     assert public_message("Header is large.\nTo allow loading, fully trust the file using `allow_pickle=True`.\n"
                           "Sandboxing may be necessary.") == "Header is large. Sandboxing may be necessary."
@@ -283,7 +283,7 @@ def test_public_message_keeps_the_useful_part():
 
 
 def test_the_dropdown_decides_which_vocoder_speaks_and_says_so(tmp_path):
-    from demo import app, backend
+    from waveglow_demo import app, backend
 
     mel = str(_mel80_file(tmp_path))
     *_, status = app.run_vocode_mel(mel, "nvidia", "griffin-lim", CHECKPOINT, 0.6, 0.0, _request())
@@ -303,7 +303,7 @@ def test_the_dropdown_decides_which_vocoder_speaks_and_says_so(tmp_path):
 
 
 def test_the_header_and_the_label_say_which_vocoder_speaks(monkeypatch, tmp_path):
-    from demo import app, backend
+    from waveglow_demo import app, backend
 
     monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: None)
     header = app.header_text(app.Defaults())
@@ -322,7 +322,7 @@ def test_the_header_and_the_label_say_which_vocoder_speaks(monkeypatch, tmp_path
 def test_one_text_limit_for_cli_api_and_demo():
     import inspect
 
-    from demo import backend
+    from waveglow_demo import backend
     from tts.limits import MAX_TEXT_CHARS
     from tts.pipeline import Synthesizer, check_text
     from waveglow.cli import build_parser
@@ -364,7 +364,7 @@ def test_api_upload_errors_name_the_upload_not_the_server_path(client, tmp_path)
 
 
 def test_demo_command_checks_its_checkpoints_and_passes_tacotron2(monkeypatch, capsys):
-    import demo.app
+    import waveglow_demo.app
     from waveglow.cli import main as cli_main
 
     assert cli_main(["demo", "--checkpoint", "/no/such/waveglow.pt"]) == 2
@@ -373,10 +373,10 @@ def test_demo_command_checks_its_checkpoints_and_passes_tacotron2(monkeypatch, c
     assert cli_main(["demo", "--tacotron2", "/no/such/t2.pt"]) == 2
     assert "--tacotron2 /no/such/t2.pt: no such file" in capsys.readouterr().err
     seen = {}
-    monkeypatch.setattr(demo.app, "main", lambda **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(waveglow_demo.app, "main", lambda **kwargs: seen.update(kwargs))
     assert cli_main(["demo", "--checkpoint", "griffin-lim", "--tacotron2", TACOTRON2, "--port", "7999"]) == 0
     assert seen["default_checkpoint"] == "griffin-lim" and seen["default_tacotron2"] == TACOTRON2
-    defaults = demo.app.Defaults.from_arguments("griffin-lim", TACOTRON2)
+    defaults = waveglow_demo.app.Defaults.from_arguments("griffin-lim", TACOTRON2)
     assert (defaults.vocoder, defaults.checkpoint, defaults.tacotron2) == ("griffin-lim", "", TACOTRON2)
 
 

@@ -347,10 +347,10 @@ def test_the_docs_quote_commands():
 
 def test_extraction_joins_continuation_lines_and_finds_inline_commands():
     text = ("x\n```bash\nwaveglow tts \"a\" -o a.wav [--x X]   # comment\n      [--y Y]\nmake test\n```\n"
-            "Run `python -m data.festival_corpus\n--count 2` or `waveglow glow sample | eval -c C`.\n"
+            "Run `python -m tts.festival_corpus\n--count 2` or `waveglow glow sample | eval -c C`.\n"
             "```python\nwaveglow = 1\n```\n")
     assert extract_commands(text) == ['waveglow tts "a" -o a.wav [--x X] [--y Y]', "make test",
-                                      "python -m data.festival_corpus --count 2", "waveglow glow sample|eval -c C"]
+                                      "python -m tts.festival_corpus --count 2", "waveglow glow sample|eval -c C"]
 
 
 def test_every_documented_command_is_run_or_listed():

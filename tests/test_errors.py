@@ -7,15 +7,12 @@ import ast
 import importlib
 import sys
 import types
-from pathlib import Path
 
 import pytest
+from source_tree import PACKAGE_DIRS, module_name, sources
 
 from waveglow import cli
 from waveglow.common.errors import ToolkitError
-
-REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("waveglow", "tts", "data", "demo")
 
 # Exception classes used only for control flow inside one module, never seen by a user: "module.Class" -> why.
 # None today; a new one must be listed here with its reason.
@@ -28,19 +25,13 @@ FACTORIES = {
 }
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(REPO).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def _modules_with_classes() -> dict[str, list[ast.ClassDef]]:
     found = {}
-    for package in PACKAGES:
-        for path in sorted((REPO / package).rglob("*.py")):
-            tree = ast.parse(path.read_text(), str(path))
-            classes = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.bases]
-            if classes:
-                found[_module_name(path)] = (tree, classes)
+    for path in sources():
+        tree = ast.parse(path.read_text(), str(path))
+        classes = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.bases]
+        if classes:
+            found[module_name(path)] = (tree, classes)
     return found
 
 
@@ -61,7 +52,7 @@ def project_exception_classes() -> tuple[list[type], list[str]]:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:  # an optional package (gradio, ...) is missing: read the source only
-            if exc.name and exc.name.split(".")[0] in PACKAGES:
+            if exc.name and exc.name.split(".")[0] in PACKAGE_DIRS:
                 raise
             nested.extend(f"{module_name}.{n.name}" for n in nodes if id(n) in top_level and _looks_like_exception(n))
             continue
@@ -77,7 +68,7 @@ def test_every_project_exception_derives_from_toolkit_error():
     classes, nested = project_exception_classes()
     names = {f"{c.__module__}.{c.__qualname__}" for c in classes}
     # the ones the hierarchy was extended to hold (issue 18), so the scan is known to see them
-    assert {"waveglow.evaluation.quality.MetricError", "demo.backend.DemoError",
+    assert {"waveglow.evaluation.quality.MetricError", "waveglow_demo.backend.DemoError",
             "waveglow.training.trainer.TrainingDiverged", "tts.tacotron2.config.MissingKeyError"} <= names
     outside = sorted(f"{c.__module__}.{c.__qualname__}" for c in classes
                      if not issubclass(c, ToolkitError)
@@ -88,7 +79,7 @@ def test_every_project_exception_derives_from_toolkit_error():
 
 
 def test_old_bases_are_kept_for_callers_that_catch_them():
-    from demo.backend import DemoError
+    from waveglow_demo.backend import DemoError
     from tts.tacotron2.config import MissingKeyError
     from waveglow.common.errors import CheckpointError, UserError
     from waveglow.training.trainer import TrainingDiverged

@@ -10,7 +10,7 @@ from waveglow.audio import load_wav
 from waveglow.cli import main
 from waveglow.evaluation import mcd, pitch, quality, wer
 from waveglow.evaluation.runner import AVERAGED_METRICS, ROWS, row_metrics, stft_distance
-from data.splits import is_held_out
+from waveglow_data.splits import is_held_out
 
 LJ = FIXTURES / "ljspeech"
 GOLDEN_16_MEL = GOLDEN / "waveglow_nvidia_train_style.pt"

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from data.dataset import AudioMelDataset
-from data.ljspeech import Utterance
+from waveglow_data.dataset import AudioMelDataset
+from waveglow_data.ljspeech import Utterance
 from waveglow import WaveGlow, WaveGlowConfig
 from waveglow.audio import MelSpectrogram
 from waveglow.vocoder.checkpoint import infer_config, ours_to_nvidia
@@ -129,7 +129,7 @@ def test_dataset_items_carry_the_aligned_excitation_and_cache_the_clips_f0(tmp_p
     start = dataset.segment_start(0, len(clip))
     whole = excitation(dataset.clip_f0(utt, clip), len(clip), HOP, RATE, audio=clip)
     torch.testing.assert_close(exc, torch.from_numpy(whole[:, start:start + 4096]))
-    monkeypatch.setattr("data.dataset.f0_track", lambda *a, **k: pytest.fail("F0 recomputed despite the cache"))
+    monkeypatch.setattr("waveglow_data.dataset.f0_track", lambda *a, **k: pytest.fail("F0 recomputed despite the cache"))
     again = AudioMelDataset([utt], segment_length=4096, excitation=True, f0_cache_dir=tmp_path / "f0")
     torch.testing.assert_close(again[0][2], exc)
 

@@ -6,8 +6,8 @@ import shutil
 import pytest
 import soundfile as sf
 
-from data.ljspeech import read_ljspeech
-from data.splits import is_held_out
+from waveglow_data.ljspeech import read_ljspeech
+from waveglow_data.splits import is_held_out
 from tts.festival_corpus import PREFIX, choose, main, read_transcripts
 
 TRANSCRIPTS = [

@@ -1,4 +1,4 @@
-"""Image Glow (waveglow.glow), its data loaders (data.images) and the `glow` command.
+"""Image Glow (waveglow.glow), its data loaders (waveglow_data.images) and the `glow` command.
 
 Layers: exact inverse and log-det = log|det| of the autograd Jacobian, in float64 with every parameter perturbed
 (zero-initialised convolutions and ActNorm included). Model: reconstruction, bits/dim against an independent
@@ -22,7 +22,7 @@ from waveglow.flows.coupling import AffineCoupling
 from waveglow.glow.checkpoint import glow_state_matches, load_glow, save_glow
 from waveglow.glow.layers import CouplingNet, LogitTransform
 from waveglow.glow.training import categorical_bpd, evaluate_bpd, gaussian_bpd, train_glow, uniform_bpd
-from data import images as image_data
+from waveglow_data import images as image_data
 from waveglow.glow import (Glow, GlowConfig, ReversePermutation, ShufflePermutation, Split, TopPrior, ZeroConv2d,
                            dequantize, flow_step, to_image)
 from waveglow.glow.model import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,

@@ -99,13 +99,13 @@ def _call(entry, h, world, tmp_path, capsys):
         assert len(errors) == 1 and h.path.name in errors[0] and "Traceback" not in captured.err, captured.err
         return errors[0]
     if entry == "demo_upload":
-        from demo.backend import DemoError, load_mel_file
+        from waveglow_demo.backend import DemoError, load_mel_file
 
         with pytest.raises(DemoError) as info:
             load_mel_file(str(h.path))
         return _single(info.value, h.path)
     if entry == "demo_vocoder":
-        from demo.backend import DemoError, load_waveglow
+        from waveglow_demo.backend import DemoError, load_waveglow
 
         with pytest.raises(DemoError) as info:
             load_waveglow(str(h.path))
@@ -301,7 +301,7 @@ def test_demo_wavs_are_cleaned_up(tmp_path, monkeypatch):
     import os
     import time
 
-    from demo import backend
+    from waveglow_demo import backend
 
     monkeypatch.setattr(backend, "KEEP_OUTPUTS", 3)
     old = tmp_path / "waveglow-old.wav"

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from source_tree import FOLDER_ONLY, PACKAGE_DIRS, REPO, module_name, module_path, sources
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("waveglow", "tts", "data", "demo")
+PACKAGES = tuple(PACKAGE_DIRS)  # import names; data/ and demo/ install as waveglow_data and waveglow_demo
 
 # Lowest first. A room may import its own modules and those of rooms with a smaller rank; equal ranks are
 # peers that must not import each other.
@@ -22,11 +22,11 @@ RANKS = {
     "waveglow.audio": 2,
     "waveglow.vocoder": 3,
     "waveglow.glow": 3,
-    "data": 4,
+    "waveglow_data": 4,
     "waveglow.training": 5,
     "tts": 6,
     "waveglow.evaluation": 7,
-    "demo": 8,
+    "waveglow_demo": 8,
     "waveglow.cli": 9,  # the composition root: waveglow/cli.py and waveglow/commands/
 }
 FACADE = "waveglow"  # waveglow/__init__.py: lazy names from the rooms below the data room
@@ -42,11 +42,6 @@ def room(module: str) -> str:
     if module == FACADE:
         return FACADE
     raise AssertionError(f"module {module} belongs to no room: add it to RANKS or move it into one")
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(REPO).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def own_imports(path: Path):
@@ -74,12 +69,10 @@ def own_imports(path: Path):
 
 
 def _is_module(name: str) -> bool:
-    path = REPO.joinpath(*name.split("."))
+    if name.split(".")[0] not in PACKAGE_DIRS:
+        return False
+    path = module_path(name)
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
-
-
-def sources() -> list[Path]:
-    return sorted(p for package in PACKAGES for p in (REPO / package).rglob("*.py"))
 
 
 def edges():
@@ -97,9 +90,9 @@ def against_the_layering(edge_list) -> list[str]:
         if a == b:
             continue
         if a == FACADE:
-            ok = RANKS[b] < RANKS["data"]
+            ok = RANKS[b] < RANKS["waveglow_data"]
         elif b == FACADE:  # `import waveglow` from inside: only for the lazy public names, never from below them
-            ok = RANKS[a] >= RANKS["data"]
+            ok = RANKS[a] >= RANKS["waveglow_data"]
         else:
             ok = RANKS[b] < RANKS[a]
         if not ok:
@@ -128,9 +121,39 @@ def test_the_checker_sees_wrong_imports():
     """An upward import, one between peers and one from the facade into the data room are all reported."""
     probes = [("waveglow.flows.coupling", "waveglow.vocoder.model", "a.py:1", False),
               ("waveglow.vocoder.model", "waveglow.glow.model", "b.py:2", True),
-              ("waveglow", "data.splits", "c.py:3", False),
+              ("waveglow", "waveglow_data.splits", "c.py:3", False),
               ("tts.pipeline", "waveglow.vocoder.model", "d.py:4", False)]
     assert [w.split(":")[0] for w in against_the_layering(probes)] == ["a.py", "b.py", "c.py"]
+
+
+def imports_by_folder_name(path: Path) -> list[str]:
+    """Imports in `path` of `data` / `demo` by their folder names instead of waveglow_data / waveglow_demo."""
+    tree = ast.parse(path.read_text(), str(path))
+    wrong = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        wrong += [f"{os.path.relpath(path, REPO)}:{node.lineno}: {n}" for n in names
+                  if n.split(".")[0] in FOLDER_ONLY]
+    return wrong
+
+
+def test_data_and_demo_are_imported_by_their_installed_names():
+    """From the repository root `import data` would find the folder and load a second copy of waveglow_data."""
+    paths = sources() + sorted(p for d in ("tests", "benchmarks", "scripts") for p in (REPO / d).rglob("*.py"))
+    wrong = [w for path in paths for w in imports_by_folder_name(path)]
+    assert not wrong, "import waveglow_data / waveglow_demo instead:\n" + "\n".join(wrong)
+
+
+def test_the_folder_name_check_sees_a_bare_import(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os\nfrom data.splits import is_held_out\nimport demo.app\n"
+                     "from waveglow_data import split\nfrom . import data\n")
+    assert [w.split(": ")[1] for w in imports_by_folder_name(probe)] == ["data.splits", "demo.app"]
 
 
 def _fresh_python(code: str) -> str:
@@ -143,8 +166,8 @@ def _fresh_python(code: str) -> str:
 
 def test_import_waveglow_loads_no_other_room_and_no_torch():
     out = _fresh_python("import sys, waveglow; print(sorted({m.split('.')[0] for m in sys.modules} "
-                        "& {'tts', 'data', 'demo', 'torch'}), sorted(m for m in sys.modules "
-                        "if m.startswith('waveglow.')))")
+                        "& {'tts', 'waveglow_data', 'waveglow_demo', 'data', 'demo', 'torch'}), "
+                        "sorted(m for m in sys.modules if m.startswith('waveglow.')))")
     assert out == "[] []"
 
 

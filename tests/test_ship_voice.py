@@ -14,7 +14,7 @@ from safetensors import safe_open
 from waveglow.cli import main as cli
 from waveglow.vocoder.model import load_waveglow
 from waveglow.vocoder.loading import load_for_scoring
-from data.splits import is_held_out
+from waveglow_data.splits import is_held_out
 from waveglow.vocoder.inference import default_vocoder_path
 
 REPO = Path(__file__).resolve().parents[1]

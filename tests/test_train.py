@@ -32,7 +32,7 @@ from waveglow.training.rng import seed_everything
 from waveglow.training.schedule import lr_factor
 from waveglow.vocoder.model import WaveGlow
 from waveglow.vocoder.run_config import ScheduleConfig
-from data.splits import is_held_out
+from waveglow_data.splits import is_held_out
 from waveglow.training import (CheckpointStore, Trainer, TrainingConfig, TrainingDiverged, WaveGlowForTraining,
                                load_training_checkpoint, utterance_nll)
 

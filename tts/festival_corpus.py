@@ -4,7 +4,7 @@
 
 Writes <out>/wavs/festival-<id>.wav (16-bit PCM at --rate, 22050 Hz by default, Festival's edge silence trimmed as
 the TTS frontend trims it) and <out>/metadata.csv (`id|text|text`), each file renamed into place when complete.
-Clips already present are kept, so an interrupted run continues. Held-out ids (data.splits) are never synthesised,
+Clips already present are kept, so an interrupted run continues. Held-out ids (waveglow_data.splits) are never synthesised,
 so a vocoder trained on LJSpeech plus this corpus still never sees held-out sentences. Sentences are spread evenly
 over the transcripts from --first-id on, skipping ids that have a recording in --skip-recorded (those are in the
 real training data already).
@@ -19,8 +19,8 @@ from waveglow.audio.features import resample_audio
 from waveglow.audio.wav_writer import write_wav_atomic
 from waveglow.common.atomic import atomic_write_text
 from waveglow.common.errors import DataError
-from data.ljspeech import read_transcripts
-from data.splits import is_held_out
+from waveglow_data.ljspeech import read_transcripts
+from waveglow_data.splits import is_held_out
 from tts.festival import FestivalFrontend
 
 PREFIX = "festival-"

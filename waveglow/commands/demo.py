@@ -35,8 +35,8 @@ def run(args) -> int:
         raise UserError(f"--port must be in 1..65535, got {args.port}")
     _check_paths(args)
     try:
-        from demo import backend
-        from demo.app import main
+        from waveglow_demo import backend
+        from waveglow_demo.app import main
     except ModuleNotFoundError as exc:
         raise UserError(f"the demo needs {exc.name}: pip install gradio") from None
     backend.PRECISION = args.precision

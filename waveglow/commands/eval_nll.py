@@ -13,8 +13,8 @@ from waveglow.cli import main as cli_main
 from waveglow.common.errors import UserError
 from waveglow.training.nll import HeldOutSet
 from waveglow.vocoder.loading import load_for_scoring
-from data.ljspeech import read_utterances
-from data.splits import is_held_out
+from waveglow_data.ljspeech import read_utterances
+from waveglow_data.splits import is_held_out
 
 
 def add_arguments(parser) -> None:

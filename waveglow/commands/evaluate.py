@@ -15,8 +15,8 @@ from waveglow.common.errors import UserError
 from waveglow.evaluation.runner import EvaluationSettings, evaluate, markdown_table
 from waveglow.vocoder.loading import load_for_scoring
 from waveglow.vocoder.config import DEFAULT_SIGMA
-from data.ljspeech import read_utterances
-from data.splits import is_held_out
+from waveglow_data.ljspeech import read_utterances
+from waveglow_data.splits import is_held_out
 
 
 def add_arguments(parser) -> None:

@@ -17,7 +17,7 @@ from waveglow.glow.checkpoint import load_glow, save_glow, save_grid
 from waveglow.glow.model import (attribute_direction, flatten_latents, interpolate, manifold, manipulate,
                                  unflatten_latents)
 from waveglow.glow.training import NearestClassMean, accuracy, evaluate_bpd, train_glow, train_small_convnet
-from data.images import DATASETS, load_image_dataset, to_unit
+from waveglow_data.images import DATASETS, load_image_dataset, to_unit
 
 
 # ---- arguments ---------------------------------------------------------------------------------------------------

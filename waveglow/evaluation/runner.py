@@ -33,7 +33,7 @@ from waveglow.evaluation import mcd, pitch, quality, wer
 from waveglow.training.nll import HeldOutSet
 from waveglow.vocoder.inference import get_vocoder, make_generator
 from waveglow.vocoder.config import DEFAULT_SIGMA
-from data.ljspeech import Utterance
+from waveglow_data.ljspeech import Utterance
 
 
 ROWS = ("waveglow", "griffin_lim", "real", "floor")

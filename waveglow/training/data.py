@@ -5,8 +5,8 @@ import os
 from dataclasses import dataclass
 
 from waveglow.common.errors import DataError
-from data.ljspeech import Utterance, read_utterances
-from data.splits import is_held_out
+from waveglow_data.ljspeech import Utterance, read_utterances
+from waveglow_data.splits import is_held_out
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class RunData:
 
     @classmethod
     def read(cls, source: str | os.PathLike) -> "RunData":
-        """An LJSpeech directory or a filelist (see data.read_utterances)."""
+        """An LJSpeech directory or a filelist (see waveglow_data.read_utterances)."""
         utterances = read_utterances(source)
         train = [u for u in utterances if not is_held_out(u.utt_id)]
         held_out = [u for u in utterances if is_held_out(u.utt_id)]

@@ -25,7 +25,7 @@ import torch
 from waveglow.audio.features import MelSpectrogram, load_wav
 from waveglow.flows.gaussian import LN2, StandardNormal
 from waveglow.vocoder.model import WaveGlow
-from data.ljspeech import Utterance
+from waveglow_data.ljspeech import Utterance
 
 INT16_BIN_BITS = 15.0  # -log2(2^-15): the width of one int16 step in [-1, 1] scaling
 

@@ -46,7 +46,7 @@ from waveglow.vocoder.loading import LoadedModel, load_for_scoring
 from waveglow.vocoder.model import WaveGlow
 from waveglow.vocoder.run_checkpoints import CheckpointStore, load_training_checkpoint
 from waveglow.vocoder.run_config import TrainingConfig
-from data.dataset import AudioMelDataset
+from waveglow_data.dataset import AudioMelDataset
 
 
 class TrainingDiverged(ToolkitError, RuntimeError):
