@@ -71,7 +71,8 @@ def build(name: str, quick: bool) -> tuple[WaveGlow, str]:
         torch.manual_seed(0)
         config = TrainingConfig.from_json(SMALL_CONFIG).model if name == "small" else WaveGlowConfig()
         # the graph takes no sine excitation: the small config's flow without it (what the graph would run)
-        config = dataclasses.replace(config, excitation_channels=0, harmonics=0, aligned_harmonics=False)
+        config = dataclasses.replace(config, excitation_channels=0, harmonics=0, aligned_harmonics=False,
+                                     envelope_iterations=0)
         model, source = WaveGlow(config).eval(), "random" + (" (without the excitation)" if name == "small" else "")
     with torch.no_grad():
         for coupling in model.couplings:  # NVIDIA zero-inits `end`: make every coupling act

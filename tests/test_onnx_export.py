@@ -91,7 +91,7 @@ def test_small_config_shapes(tmp_path):
     """configs/waveglow_small.json's shapes (n_group 64, 'group' conditioning), trained weights' scale: the voice in
     training without its sine excitation, which the graph does not take (refused below)."""
     small = json.loads((REPO / "configs" / "waveglow_small.json").read_text())["model"]
-    small.update(excitation_channels=0, harmonics=0, aligned_harmonics=False)
+    small.update(excitation_channels=0, harmonics=0, aligned_harmonics=False, envelope_iterations=0)
     torch.manual_seed(0)
     model = WaveGlow(WaveGlowConfig.from_dict(small)).eval()
     with torch.no_grad():
@@ -106,13 +106,17 @@ def test_small_config_shapes(tmp_path):
     assert (runner.infer(mel, 0.666, z) - model.infer(mel, 0.666, z=z, precision="fp32")).abs().max() <= TOL
 
 
-def test_an_excitation_model_is_refused_and_nothing_is_written(tmp_path):
+def test_an_excitation_or_envelope_model_is_refused_and_nothing_is_written(tmp_path):
     model = WaveGlow.from_pretrained(REPO / "voices" / "in_training")
     if not model.config.excitation_channels:
         model = WaveGlow(WaveGlowConfig(n_flows=2, n_group=8, n_early_size=0, n_layers=1, n_channels=8,
                                         excitation_channels=2, conditioning="group", upsample_kernel_size=64))
     with pytest.raises(ValueError, match="sine excitation"):
         export_onnx(model, tmp_path / "voice.onnx")
+    projected = WaveGlow(WaveGlowConfig(n_flows=2, n_group=8, n_early_size=0, n_layers=1, n_channels=8,
+                                        envelope_iterations=2))
+    with pytest.raises(ValueError, match="envelope_iterations"):
+        export_onnx(projected, tmp_path / "voice.onnx")
     assert not list(tmp_path.iterdir())
 
 

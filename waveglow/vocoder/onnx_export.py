@@ -85,6 +85,9 @@ class _InferGraph(nn.Module):
                 self.register_buffer(f"inverse_{k}", torch.linalg.inv(w.float()).unsqueeze(-1))
         if c.excitation_channels:  # its F0 tracking (pYIN on Griffin-Lim audio) is not a graph
             raise ExportError("cannot export a WaveGlow with a sine excitation (excitation_channels) to ONNX yet")
+        if c.envelope_iterations:  # the graph would be the flow without the projection its infer applies
+            raise ExportError("cannot export a WaveGlow with envelope_iterations to ONNX yet (the mel-envelope "
+                              "projection is not in the graph)")
         for coupling in model.couplings:
             if coupling.scale != "exp":
                 raise ExportError(f"cannot export a coupling with scale {coupling.scale!r}")
