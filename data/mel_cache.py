@@ -27,13 +27,8 @@ CACHE_FORMAT = 1
 
 def mel_config(mel: MelSpectrogram) -> dict:
     """Everything that changes the numbers a MelSpectrogram produces (and the cache format version)."""
-    return {
-        "format": CACHE_FORMAT,
-        "sampling_rate": mel.sampling_rate, "n_fft": mel.n_fft, "hop_length": mel.hop_length,
-        "win_length": mel.win_length, "n_mels": mel.n_mels, "fmin": mel.fmin, "fmax": mel.fmax,
-        "clamp_min": mel.clamp_min, "compression_factor": mel.compression_factor,
-        "stft_backend": mel.stft_backend,
-    }
+    return {"format": CACHE_FORMAT, **mel.config.spectrogram_settings(), "clamp_min": mel.clamp_min,
+            "compression_factor": mel.compression_factor, "stft_backend": mel.stft_backend}
 
 
 class MelCache:

@@ -1,6 +1,7 @@
 """waveglow.audio: Tacotron2 mel parity with NVIDIA's golden outputs, batching, configuration, loading."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from waveglow.audio import (MelSpectrogram, dynamic_range_compression, dynamic_range_decompression, load_wav,
-                            periodic_hann_window, spectral_de_normalize, spectral_normalize)
+from waveglow.audio import (MelConfig, MelSpectrogram, dynamic_range_compression, dynamic_range_decompression,
+                            load_wav, periodic_hann_window, spectral_de_normalize, spectral_normalize)
+from waveglow.common.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = FIXTURES / "golden"
@@ -80,6 +82,64 @@ def test_waveglow_golden_mels_16_channels():
         for item in range(2):
             segment_mel = mel16(torch.from_numpy(golden["train_audio"][item]))
             np.testing.assert_allclose(segment_mel.numpy(), golden["train_mel"][item], rtol=0, atol=1e-5)
+
+
+# NVIDIA/tacotron2 hparams.py (185cd24): the audio block among other settings, as a Tacotron2 run's hparams hold it
+TACOTRON2_HPARAMS = {"max_wav_value": 32768.0, "sampling_rate": 22050, "filter_length": 1024, "hop_length": 256,
+                     "win_length": 1024, "n_mel_channels": 80, "mel_fmin": 0.0, "mel_fmax": 8000.0, "n_symbols": 148,
+                     "encoder_kernel_size": 5, "p_attention_dropout": 0.1}
+
+
+def test_mel_config_reads_nvidias_stft_section_and_computes_its_golden_mels():
+    """The WaveGlow golden's "stft" settings (NVIDIA's names, 16 mels) are read by MelConfig.from_nvidia, written back
+    key for key by to_nvidia, and the MelSpectrogram they make gives the golden mels."""
+    stft = json.loads((GOLDEN / "golden_config.json").read_text())["waveglow"]["stft"]
+    mel = MelConfig.from_nvidia(stft)
+    assert mel == MelConfig(n_mels=16)
+    assert mel.to_nvidia() == stft
+    golden = np.load(GOLDEN / "waveglow_io.npz")
+    audio, _ = load_wav(CLIPS / "LJ001-0002.flac", sampling_rate=22050)
+    with torch.no_grad():
+        clip_mel = mel.mel_spectrogram()(torch.from_numpy(audio))
+    np.testing.assert_allclose(clip_mel[:, 40:64].numpy(), golden["infer_mel"][0], rtol=0, atol=1e-5)
+
+
+def test_mel_config_round_trips_every_convention_it_reads():
+    """Ours (exports' "mel"), NVIDIA's (data_config / Tacotron2 hparams.py) and MelSpectrogram's arguments: each
+    written by MelConfig reads back to the same config, under exactly the names each convention uses."""
+    mel = MelConfig(sampling_rate=16000, n_fft=512, win_length=400, hop_length=128, n_mels=40, fmin=50.0, fmax=None)
+    assert list(mel.to_dict()) == ["sampling_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax",
+                                   "log_base"]
+    assert MelConfig.from_dict(mel.to_dict()) == mel
+    assert list(mel.to_nvidia()) == ["sampling_rate", "filter_length", "hop_length", "win_length", "n_mel_channels",
+                                     "mel_fmin", "mel_fmax"]
+    assert MelConfig.from_nvidia(mel.to_nvidia()) == mel
+    data_config = mel.to_nvidia(with_n_mels=False)
+    assert list(data_config) == list(MelConfig.nvidia_names(with_n_mels=False)) == [
+        "sampling_rate", "filter_length", "hop_length", "win_length", "mel_fmin", "mel_fmax"]
+    assert MelConfig.from_nvidia(data_config, n_mels=40) == mel
+    spectrogram = MelSpectrogram(**mel.spectrogram_settings())
+    assert spectrogram.config == MelConfig.from_fields(spectrogram) == mel
+    # Tacotron2's hparams: the mel fields are read, the others left alone; the defaults are NVIDIA's TacotronSTFT
+    tacotron2 = MelConfig.from_nvidia(TACOTRON2_HPARAMS)
+    assert tacotron2 == MelConfig()
+    assert tacotron2.to_nvidia().items() <= TACOTRON2_HPARAMS.items()
+    assert torch.equal(tacotron2.mel_spectrogram().mel_basis, MelSpectrogram().mel_basis)
+
+
+def test_mel_config_errors_use_the_names_of_the_convention_read():
+    with pytest.raises(ConfigError, match=r"^data: 'filter_length' must be a positive integer, got 1.5$"):
+        MelConfig.from_nvidia({"filter_length": 1.5}, source="data")
+    with pytest.raises(ConfigError, match=r"0 <= mel_fmin < mel_fmax <= sampling_rate / 2 = 8000.0"):
+        MelConfig.from_nvidia({"sampling_rate": 16000, "mel_fmax": 9000.0})
+    with pytest.raises(ConfigError, match=r"'mel_fmin' must be a number"):
+        MelConfig.from_nvidia({"mel_fmin": "0"})
+    with pytest.raises(ConfigError, match="n_mel_channels 80 differs from the model's 16"):
+        MelConfig.from_nvidia(TACOTRON2_HPARAMS, n_mels=16)
+    with pytest.raises(ConfigError, match=r"^mel 'n_fft' must be a positive integer"):
+        MelConfig(n_fft=0)
+    with pytest.raises(ConfigError, match=r"0 <= fmin < fmax <= sampling_rate / 2 = 8000.0, got fmin=0.0, fmax=9000"):
+        MelConfig(sampling_rate=16000, fmax=9000)
 
 
 def _clip(name: str) -> torch.Tensor:

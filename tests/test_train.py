@@ -26,7 +26,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from waveglow.audio import MelSpectrogram
+from waveglow.audio import MelConfig, MelSpectrogram
+from waveglow.common.errors import ConfigError
 from waveglow.training.distributed import DistributedContext
 from waveglow.training.rng import seed_everything
 from waveglow.training.schedule import lr_factor
@@ -85,6 +86,31 @@ def test_shipped_configs():
     # the built-in voice's recipe: sine excitation, harmonic source, MR-STFT loss on every 2nd step
     assert (small.model.excitation_channels, small.model.harmonics) == (2, 24)
     assert (small.train.spectral_loss.weight, small.train.spectral_loss.every) == (1.0, 2)
+
+
+def test_data_section_keeps_nvidias_mel_names_in_json():
+    """The "data" section reads and writes the same keys, in the same order, as before MelConfig held its mel
+    fields; its mel is the run's whole feature contract (n_mels the model's)."""
+    assert TrainingConfig().to_dict()["data"] == {
+        "sampling_rate": 22050, "filter_length": 1024, "hop_length": 256, "win_length": 1024, "mel_fmin": 0.0,
+        "mel_fmax": 8000.0, "num_workers": 0, "cache_dir": None, "eval_max_seconds": 60.0, "eval_audio_samples": 2,
+        "eval_audio_sigma": 0.666}
+    assert list(TrainingConfig().to_dict()["data"])[:6] == ["sampling_rate", "filter_length", "hop_length",
+                                                           "win_length", "mel_fmin", "mel_fmax"]
+    for name in ("waveglow_ljspeech.json", "waveglow_small.json"):
+        written = json.loads((REPO / "configs" / name).read_text())["data"]
+        written = {k: v for k, v in written.items() if not k.startswith("_")}
+        config = TrainingConfig.from_json(REPO / "configs" / name)
+        assert list(config.to_dict()["data"].items())[:len(written)] == list(written.items())
+        assert TrainingConfig.from_dict(config.to_dict()) == config
+        assert config.mel == MelConfig(n_mels=config.model.n_mel_channels)
+    small = tiny_config()
+    assert small.mel.n_mels == small.model.n_mel_channels
+    data = small.to_dict()
+    with pytest.raises(ConfigError, match=r"data: unknown field 'n_mel_channels' \(known: cache_dir, .*filter_length"):
+        TrainingConfig.from_dict({**data, "data": {**data["data"], "n_mel_channels": 80}})
+    with pytest.raises(ConfigError, match=r"data: mel needs 0 <= mel_fmin < mel_fmax <= sampling_rate / 2"):
+        TrainingConfig.from_dict({**data, "data": {**data["data"], "mel_fmax": 12000.0}})
 
 
 def test_schedule_warmup_then_decay():
@@ -576,8 +602,7 @@ def test_mel_term_adds_the_log_mel_l1_gradient_of_the_same_inverse_sample(tmp_pa
     z = torch.randn(mel.shape[0], 8, mel.shape[2] * 256 // 8)
     model = reference.model
     sample = model.reverse(mel, z, 0.6)[:, : audio.shape[1]]
-    features = reference.config.data.mel_config(reference.config.model.n_mel_channels).mel_spectrogram(
-        check_range=False)
+    features = reference.config.mel.mel_spectrogram(check_range=False)
     mel_l1 = (features(sample) - features(audio)).abs().mean()
     assert 0 < stats.mel_loss == pytest.approx(float(mel_l1.detach()), rel=1e-5)
     nll = WaveGlow.loss(*model(audio, mel), 1.0)
@@ -589,8 +614,6 @@ def test_mel_term_adds_the_log_mel_l1_gradient_of_the_same_inverse_sample(tmp_pa
 
 
 def test_spectral_loss_config_is_checked():
-    from waveglow.common.errors import ConfigError
-
     assert not tiny_config().train.spectral_loss.enabled
     with pytest.raises(ConfigError, match="spectral_loss.every"):
         tiny_config(spectral_loss={"weight": 1.0, "every": 0})

@@ -9,6 +9,7 @@ computed from audio rather than predicted.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from waveglow.audio.features import MelSpectrogram, load_wav, resample_audio
+from waveglow.audio.features import MelConfig, load_wav, resample_audio
 from waveglow.common.errors import ToolkitError
 
 INSTALL_COMMAND = "apt-get install festival festvox-us-slt-hts"
@@ -81,28 +82,27 @@ class FestivalFrontend:
         self.voice = voice
         self.timeout_s = float(timeout_s)
         self.trim_silence = trim_silence
-        self.mel_settings = dict(sampling_rate=int(sampling_rate), n_fft=int(n_fft), hop_length=int(hop_length),
-                                 win_length=int(n_fft), n_mels=int(n_mel_channels), fmin=float(fmin),
-                                 fmax=float(fmax))
-        self._mel = None  # built on first use: importing this module should not import torch
+        self.mel = MelConfig(sampling_rate=int(sampling_rate), n_fft=int(n_fft), win_length=int(n_fft),
+                             hop_length=int(hop_length), n_mels=int(n_mel_channels), fmin=float(fmin), fmax=float(fmax))
+        self._spectrogram = None  # the MelSpectrogram of `mel`, built on first use
 
     @property
     def n_mel_channels(self) -> int:
-        return self.mel_settings["n_mels"]
+        return self.mel.n_mels
 
     @property
     def sampling_rate(self) -> int:
-        return self.mel_settings["sampling_rate"]
+        return self.mel.sampling_rate
 
     def describe(self) -> str:
         return f"Festival (voice {self.voice}, no model weights)"
 
     def with_mel_settings(self, **settings) -> "FestivalFrontend":
-        """A copy computing its mels with other `MelSpectrogram` settings (e.g. n_mel_channels of a vocoder)."""
-        merged = {**self.mel_settings, **settings}
-        return FestivalFrontend(self.voice, self.timeout_s, n_mel_channels=merged["n_mels"],
-                                sampling_rate=merged["sampling_rate"], hop_length=merged["hop_length"],
-                                n_fft=merged["n_fft"], fmin=merged["fmin"], fmax=merged["fmax"],
+        """A copy computing its mels with other `MelConfig` fields (e.g. n_mels=16 for a 16-channel vocoder;
+        win_length follows n_fft)."""
+        mel = dataclasses.replace(self.mel, **settings)
+        return FestivalFrontend(self.voice, self.timeout_s, n_mel_channels=mel.n_mels, sampling_rate=mel.sampling_rate,
+                                hop_length=mel.hop_length, n_fft=mel.n_fft, fmin=mel.fmin, fmax=mel.fmax,
                                 trim_silence=self.trim_silence)
 
     # ------------------------------------------------------------------ audio
@@ -145,9 +145,9 @@ class FestivalFrontend:
 
     # ------------------------------------------------------------------ mel
     def _mel_transform(self):
-        if self._mel is None:
-            self._mel = MelSpectrogram(**self.mel_settings)
-        return self._mel
+        if self._spectrogram is None:
+            self._spectrogram = self.mel.mel_spectrogram()
+        return self._spectrogram
 
     def audio_to_mel(self, audio: np.ndarray, rate: int):
         """float32 audio [T] at `rate` Hz -> log-mel torch.Tensor [n_mel_channels, 1 + T' // hop] at our rate."""

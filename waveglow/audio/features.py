@@ -33,13 +33,15 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from waveglow.common.config_objects import build_config
 from waveglow.common.errors import ConfigError, DataError
 
 MAX_WAV_VALUE = 32768.0  # int16 full scale: NVIDIA feeds float(int16) / 32768 to every model
@@ -120,7 +122,11 @@ class MelConfig:
     defaults). Written into every exported config.json ("mel") and read back with the model.
 
     Units: sampling_rate in Hz; n_fft, win_length, hop_length in samples; fmin / fmax in Hz (fmax None: Nyquist);
-    log_base "e": natural log of max(mel, 1e-5), the only convention our models use (others: mel_adapter)."""
+    log_base "e": natural log of max(mel, 1e-5), the only convention our models use (others: mel_adapter).
+
+    The one owner of these fields and their names: ours (`to_dict`, the exports' "mel"; `spectrogram_settings`,
+    MelSpectrogram's arguments) and NVIDIA's (`to_nvidia` / `from_nvidia`: WaveGlow's data_config, Tacotron2's
+    hparams.py and our training config's "data" section)."""
 
     sampling_rate: int = 22050
     n_fft: int = 1024
@@ -131,39 +137,95 @@ class MelConfig:
     fmax: float | None = 8000.0
     log_base: str = "e"
 
+    #: our field -> its name in NVIDIA's configs (the same in WaveGlow's data_config and Tacotron2's hparams.py,
+    #: in hparams.py's order; WaveGlow keeps n_mel_channels in its model config instead)
+    NVIDIA_NAMES = MappingProxyType({"sampling_rate": "sampling_rate", "n_fft": "filter_length",
+                                     "hop_length": "hop_length", "win_length": "win_length",
+                                     "n_mels": "n_mel_channels", "fmin": "mel_fmin", "fmax": "mel_fmax"})
+
     def __post_init__(self):
-        for name in ("sampling_rate", "n_fft", "win_length", "hop_length", "n_mels"):
-            value = getattr(self, name)
+        self._check(dataclasses.asdict(self), {}, "mel ")
+
+    @staticmethod
+    def _check(values: dict[str, Any], names: Mapping[str, str], prefix: str) -> None:
+        """ConfigError unless `values` (every field, ours names) are a valid contract: positive integer sizes,
+        numbers 0 <= fmin < fmax <= sampling_rate / 2, log_base "e". Messages call field f `names.get(f, f)`."""
+        names = {field_name: names.get(field_name, field_name) for field_name in values}
+        for field_name in ("sampling_rate", "n_fft", "win_length", "hop_length", "n_mels"):
+            value = values[field_name]
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"mel '{name}' must be a positive integer, got {value!r}")
-        if self.log_base != "e":
-            raise ConfigError(f"mel 'log_base' must be \"e\" (natural log), got {self.log_base!r}")
-        nyquist = self.sampling_rate / 2
-        if self.fmax is not None and not 0 <= self.fmin < self.fmax <= nyquist:
-            raise ConfigError(f"mel needs 0 <= fmin < fmax <= sampling_rate / 2 = {nyquist}, got fmin={self.fmin}, "
-                              f"fmax={self.fmax}")
+                raise ConfigError(f"{prefix}'{names[field_name]}' must be a positive integer, got {value!r}")
+        fmin, fmax = values["fmin"], values["fmax"]
+        for field_name, value in (("fmin", fmin), ("fmax", fmax)):
+            if (value is not None or field_name == "fmin") and (isinstance(value, bool)
+                                                                or not isinstance(value, (int, float))):
+                raise ConfigError(f"{prefix}'{names[field_name]}' must be a number"
+                                  f"{' or null (Nyquist)' if field_name == 'fmax' else ''}, got {value!r}")
+        if values["log_base"] != "e":
+            raise ConfigError(f"{prefix}'log_base' must be \"e\" (natural log), got {values['log_base']!r}")
+        nyquist = values["sampling_rate"] / 2
+        if not 0 <= fmin < (nyquist if fmax is None else fmax) or fmax is not None and fmax > nyquist:
+            low, high = names["fmin"], names["fmax"]
+            raise ConfigError(f"mel needs 0 <= {low} < {high} <= sampling_rate / 2 = {nyquist}, got {low}={fmin}, "
+                              f"{high}={fmax}")
 
     def to_dict(self) -> dict[str, Any]:
+        """Ours names, every field (the exports' "mel" object)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "mel") -> "MelConfig":
+        """From `to_dict`'s object; a missing field takes its default, an unknown one is a ConfigError naming it."""
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(map(str, set(data) - known))
-        if unknown:
-            raise ConfigError(f"{source}: unknown field '{unknown[0]}' (known: {', '.join(sorted(known))})")
+        return build_config(cls, data, source)
+
+    @classmethod
+    def nvidia_names(cls, with_n_mels: bool = True) -> tuple[str, ...]:
+        """NVIDIA's names of the fields `to_nvidia` writes (hparams.py's order)."""
+        return tuple(nvidia for ours, nvidia in cls.NVIDIA_NAMES.items() if with_n_mels or ours != "n_mels")
+
+    def to_nvidia(self, with_n_mels: bool = True) -> dict[str, Any]:
+        """These settings under NVIDIA's names (filter_length, n_mel_channels, mel_fmin, ...; no log_base, NVIDIA's
+        is always e). with_n_mels False: WaveGlow's data_config, whose n_mel_channels is in the model config."""
+        return {nvidia: getattr(self, ours) for ours, nvidia in self.NVIDIA_NAMES.items()
+                if with_n_mels or ours != "n_mels"}
+
+    @classmethod
+    def from_nvidia(cls, data: Mapping[str, Any], n_mels: int | None = None, source: str = "mel") -> "MelConfig":
+        """From NVIDIA-named settings (a data_config, Tacotron2's hparams, our training config's "data"). Keys
+        outside `NVIDIA_NAMES` are left to the caller (those configs hold more); a missing one takes its default.
+        n_mels: the model's n_mel_channels, for a data_config (which has none). Errors use NVIDIA's names."""
+        values = {ours: data[nvidia] for ours, nvidia in cls.NVIDIA_NAMES.items() if nvidia in data}
+        if n_mels is not None:
+            if "n_mel_channels" in data and data["n_mel_channels"] != n_mels:
+                raise ConfigError(f"{source}: n_mel_channels {data['n_mel_channels']!r} differs from the model's "
+                                  f"{n_mels}")
+            values["n_mels"] = n_mels
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         try:
-            return cls(**data)
+            cls._check({**defaults, **values}, cls.NVIDIA_NAMES, "")
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+        return cls(**values)
+
+    @classmethod
+    def from_fields(cls, settings: Any) -> "MelConfig":
+        """From an object holding every field but log_base as attributes of ours names (a MelSpectrogram)."""
+        return cls(**{name: getattr(settings, name) for name in cls.spectrogram_names()})
+
+    @classmethod
+    def spectrogram_names(cls) -> tuple[str, ...]:
+        """Ours names of the fields that are `MelSpectrogram` arguments (all but log_base)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "log_base")
+
+    def spectrogram_settings(self) -> dict[str, Any]:
+        """`MelSpectrogram` keyword arguments computing these features: {sampling_rate, n_fft, win_length, ...}."""
+        return {name: getattr(self, name) for name in self.spectrogram_names()}
 
     def mel_spectrogram(self, **options) -> "MelSpectrogram":
         """The MelSpectrogram computing these features (options: stft_backend, check_range, ...)."""
-        return MelSpectrogram(sampling_rate=self.sampling_rate, n_fft=self.n_fft, hop_length=self.hop_length,
-                              win_length=self.win_length, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
-                              **options)
+        return MelSpectrogram(**self.spectrogram_settings(), **options)
 
 
 class MelSpectrogram(torch.nn.Module):
@@ -213,8 +275,7 @@ class MelSpectrogram(torch.nn.Module):
     @property
     def config(self) -> MelConfig:
         """The feature contract these settings compute."""
-        return MelConfig(self.sampling_rate, self.n_fft, self.win_length, self.hop_length, self.n_mels, self.fmin,
-                         self.fmax)
+        return MelConfig.from_fields(self)
 
     @property
     def n_freqs(self) -> int:

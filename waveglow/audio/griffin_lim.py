@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import numpy as np
-from waveglow.audio.features import mel_filterbank
+from waveglow.audio.features import MelConfig, mel_filterbank
 
 FALLBACK_REASON = "no trained WaveGlow available"
 FALLBACK_LABEL = f"Griffin-Lim fallback ({FALLBACK_REASON})"
@@ -57,6 +57,14 @@ class GriffinLimVocoder:
         self.seed = int(seed)
         self.reason = reason
         self._filterbanks: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def for_mel(cls, mel: MelConfig, **options) -> "GriffinLimVocoder":
+        """The Griffin-Lim inverting the features `mel` describes (its rate, n_fft, hop, fmin, fmax; None: Nyquist).
+        options: n_iter, momentum, seed, reason."""
+        fmax = mel.sampling_rate / 2 if mel.fmax is None else mel.fmax
+        return cls(sampling_rate=mel.sampling_rate, n_fft=mel.n_fft, hop_length=mel.hop_length, fmin=mel.fmin,
+                   fmax=fmax, **options)
 
     def describe(self) -> str:
         return f"Griffin-Lim fallback ({self.reason}); {self.n_iter} iterations"

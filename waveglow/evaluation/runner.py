@@ -150,9 +150,7 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
     log(f"{len(held_out)} held-out clips, {held_out.seconds:.1f} s; exact NLL (sigma {nll_sigma}) ...")
     nll = held_out.evaluate(loaded.model, nll_sigma)
     vocoder = get_vocoder(loaded.model, settings.device, settings.precision)
-    griffin_lim = GriffinLimVocoder(sampling_rate=mel.sampling_rate, n_fft=mel.n_fft, hop_length=mel.hop_length,
-                                    fmin=mel.fmin, fmax=mel.fmax or mel.sampling_rate / 2,
-                                    n_iter=settings.griffin_lim_iters, seed=settings.seed)
+    griffin_lim = GriffinLimVocoder.for_mel(mel.config, n_iter=settings.griffin_lim_iters, seed=settings.seed)
     recognizer = wer.Recognizer() if settings.wer else None
     transcripts = {u.utt_id: u.text for u in utterances}
     rate = mel.sampling_rate
@@ -186,7 +184,7 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
         "weights": loaded.weights,
         "split": "held-out (LJ050-*, LJ002-0181..0200)", "n_utterances": len(per_utterance),
         "seconds": held_out.seconds,
-        "settings": {**asdict(settings), "nll_sigma": nll_sigma, "mel": mel_settings(mel),
+        "settings": {**asdict(settings), "nll_sigma": nll_sigma, "mel": mel.config.spectrogram_settings(),
                      "envelope_iterations": loaded.model.config.envelope_iterations,
                      "torch_threads": torch.get_num_threads(),
                      "pesq": quality.PESQ_METHOD, "stoi": quality.STOI_METHOD, "mcd": mcd.MCD_ANALYSIS,
@@ -198,11 +196,6 @@ def evaluate(loaded, utterances: Sequence[Utterance], settings: EvaluationSettin
         "nll": {k: v for k, v in nll.to_dict().items() if k != "per_utterance"},
         "utterances": per_utterance,
     }
-
-
-def mel_settings(mel) -> dict:
-    return {"sampling_rate": mel.sampling_rate, "n_mels": mel.n_mels, "n_fft": mel.n_fft,
-            "hop_length": mel.hop_length, "win_length": mel.win_length, "fmin": mel.fmin, "fmax": mel.fmax}
 
 
 def format_metrics(scores: dict) -> str:

@@ -124,8 +124,7 @@ class Trainer:
         self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay else None
         self.stft_distance = MultiResolutionSTFTDistance(sampling_rate=config.model.sampling_rate).to(self.device)
         # an inverse sample may leave [-1, 1] (the loss pulls it back), so no range check on these features
-        self.mel_features = config.data.mel_config(config.model.n_mel_channels).mel_spectrogram(
-            check_range=False).to(self.device)
+        self.mel_features = config.mel.mel_spectrogram(check_range=False).to(self.device)
         self.discriminators = self.discriminator_optimizer = None
         self.discriminator_module = None  # what the steps call: the discriminators, DDP-wrapped on several ranks
         if train.adversarial.enabled:
@@ -140,7 +139,7 @@ class Trainer:
         self.history: deque[StepStats] = deque(maxlen=100_000)
         self.checkpoints = CheckpointStore(self.run_dir / "checkpoints", keep=train.keep_checkpoints)
 
-        mel = config.data.mel_spectrogram(config.model.n_mel_channels)
+        mel = config.mel.mel_spectrogram()
         self.data = RunData.read(data_source)
         self.dataset = AudioMelDataset(self.data.train, segment_length=train.segment_length, mel=mel,
                                        seed=train.seed, cache_dir=config.data.cache_dir, resample=resample,
@@ -286,8 +285,7 @@ class Trainer:
         """`inference_model`, weight norm folded into plain weights, saved in our inference format to RUN_DIR/final/."""
         plain = WaveGlow(self.config.model).apply_weight_norm()
         plain.load_state_dict({k: v.detach().cpu() for k, v in self.inference_model.state_dict().items()})
-        mel = self.config.data.mel_config(self.config.model.n_mel_channels)
-        return plain.remove_weight_norm().save_pretrained(self.run_dir / "final", mel=mel)
+        return plain.remove_weight_norm().save_pretrained(self.run_dir / "final", mel=self.config.mel)
 
     # ---- logging --------------------------------------------------------------------------------------------------
     @property

@@ -312,7 +312,7 @@ def read_waveglow(path: str | Path, model_class: type["WaveGlow"], map_location=
     if trained is not None:
         info = CheckpointInfo(path=trained.source, source_format="training", config=trained.model.config,
                               extra={"iteration": trained.iteration, "weights": trained.weights},
-                              mel=trained.config.data.mel_config(trained.model.config.n_mel_channels))
+                              mel=trained.config.mel)
         return trained.model.to(map_location), info
     return load_exported(path, model_class, map_location)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from waveglow.common.config_objects import build_config
 from waveglow.common.errors import ConfigError
 from waveglow.common.safe_loading import read_json
 
@@ -152,14 +153,7 @@ class WaveGlowConfig:
             if key not in WN_KEYS:
                 raise ConfigError(f"{source}: unknown field 'WN_config.{key}'")
             flat[key] = value
-        names = {f.name for f in dataclasses.fields(cls)}
-        for key in flat:
-            if key not in names:
-                raise ConfigError(f"{source}: unknown field '{key}' (known: {', '.join(sorted(names))})")
-        try:
-            return cls(**flat)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
+        return build_config(cls, flat, source)
 
     @classmethod
     def from_json(cls, path: str | Path) -> "WaveGlowConfig":

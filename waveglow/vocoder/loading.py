@@ -26,7 +26,7 @@ class LoadedModel:
         """The training mel if known, else the export's, else NVIDIA's TacotronSTFT defaults at the model's rate
         and hop."""
         if self.data_config is not None:
-            return self.data_config.mel_config(self.model.config.n_mel_channels)
+            return self.data_config.mel
         return self.mel if self.mel is not None else default_mel(self.model.config)
 
     def mel_spectrogram(self) -> MelSpectrogram:

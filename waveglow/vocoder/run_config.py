@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from waveglow.audio.features import MelConfig, MelSpectrogram
+from waveglow.audio.features import MelConfig
+from waveglow.common.config_objects import build_config, check_known_keys
 from waveglow.common.errors import ConfigError
 from waveglow.common.safe_loading import read_json
 from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
@@ -30,18 +31,12 @@ def _section_from_dict(cls, data: Any, source: str):
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
     data = _strip_comments(data)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in fields:
-            raise ConfigError(f"{source}: unknown field '{key}' (known: {', '.join(sorted(fields))})")
+    check_known_keys(data, (f.name for f in dataclasses.fields(cls)), source)
     values = {}
     for key, value in data.items():
         nested = _NESTED.get((cls.__name__, key))
         values[key] = _section_from_dict(nested, value, f"{source}.{key}") if nested else value
-    try:
-        return cls(**values)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+    return build_config(cls, values, source)
 
 
 def _check_number(name: str, value: Any, minimum: float | None = None, integer: bool = False,
@@ -172,14 +167,13 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Mel settings (NVIDIA's data_config names) and how the held-out set is evaluated during training."""
+    """The "data" section: the features the run trains on and how the held-out set is evaluated during training.
 
-    sampling_rate: int = 22050
-    filter_length: int = 1024
-    hop_length: int = 256
-    win_length: int = 1024
-    mel_fmin: float = 0.0
-    mel_fmax: float | None = 8000.0
+    mel: the whole feature contract; its n_mels is the model's n_mel_channels. In JSON its fields are NVIDIA's
+    data_config names (sampling_rate, filter_length, hop_length, win_length, mel_fmin, mel_fmax: `MelConfig.to_nvidia`
+    without n_mel_channels, which the model section holds), flat beside the other fields."""
+
+    mel: MelConfig = field(default_factory=MelConfig)
     num_workers: int = 0
     cache_dir: str | None = None  # whole-clip mel cache (hop-aligned segments); None: mel of each segment
     eval_max_seconds: float | None = 60.0  # held-out audio scored at each eval (full clips, in list order)
@@ -187,23 +181,31 @@ class DataConfig:
     eval_audio_sigma: float = DEFAULT_SIGMA  # NVIDIA's inference sigma for those samples
 
     def __post_init__(self):
-        for name in ("sampling_rate", "filter_length", "hop_length", "win_length"):
-            _check_number(name, getattr(self, name), 1, integer=True)
+        if not isinstance(self.mel, MelConfig):
+            raise ConfigError(f"'mel' must be a MelConfig, got {type(self.mel).__name__}")
         for name in ("num_workers", "eval_audio_samples"):
             _check_number(name, getattr(self, name), 0, integer=True)
-        _check_number("mel_fmin", self.mel_fmin, 0)
-        _check_number("mel_fmax", self.mel_fmax, 0, exclusive=True, allow_none=True)
         _check_number("eval_max_seconds", self.eval_max_seconds, 0, exclusive=True, allow_none=True)
         _check_number("eval_audio_sigma", self.eval_audio_sigma, 0)
 
-    def mel_config(self, n_mels: int) -> MelConfig:
-        """The feature contract these settings describe (NVIDIA's data_config names; n_mels from the model)."""
-        return MelConfig(sampling_rate=self.sampling_rate, n_fft=self.filter_length, win_length=self.win_length,
-                         hop_length=self.hop_length, n_mels=n_mels, fmin=self.mel_fmin, fmax=self.mel_fmax)
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON section: the mel under NVIDIA's data_config names, then the other fields."""
+        others = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "mel"}
+        return {**self.mel.to_nvidia(with_n_mels=False), **others}
 
-    def mel_spectrogram(self, n_mels: int) -> MelSpectrogram:
-        """The MelSpectrogram these settings describe (n_mels from the model config)."""
-        return self.mel_config(n_mels).mel_spectrogram()
+    @classmethod
+    def from_dict(cls, data: Any, n_mels: int, source: str = "data") -> "DataConfig":
+        """From the JSON section (None: all defaults); n_mels: the model's n_mel_channels. An unknown key is an error
+        naming it; keys starting with "_" are comments."""
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        data = _strip_comments(data)
+        mel_keys = MelConfig.nvidia_names(with_n_mels=False)
+        check_known_keys(data, [*mel_keys, *(f.name for f in dataclasses.fields(cls) if f.name != "mel")], source)
+        mel = MelConfig.from_nvidia({k: v for k, v in data.items() if k in mel_keys}, n_mels=n_mels, source=source)
+        return build_config(cls, {"mel": mel, **{k: v for k, v in data.items() if k not in mel_keys}}, source)
 
 
 _NESTED = {("TrainConfig", "schedule"): ScheduleConfig, ("TrainConfig", "spectral_loss"): SpectralLossConfig,
@@ -217,21 +219,28 @@ class TrainingConfig:
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self):
-        m, d, t = self.model, self.data, self.train
-        if m.hop_length != d.hop_length:
-            raise ConfigError(f"model.hop_length ({m.hop_length}) must equal data.hop_length ({d.hop_length})")
-        if m.sampling_rate != d.sampling_rate:
+        m, mel, t = self.model, self.data.mel, self.train
+        if m.n_mel_channels != mel.n_mels:
+            raise ConfigError(f"model.n_mel_channels ({m.n_mel_channels}) must equal the data's mel channels "
+                              f"({mel.n_mels})")
+        if m.hop_length != mel.hop_length:
+            raise ConfigError(f"model.hop_length ({m.hop_length}) must equal data.hop_length ({mel.hop_length})")
+        if m.sampling_rate != mel.sampling_rate:
             raise ConfigError(f"model.sampling_rate ({m.sampling_rate}) must equal data.sampling_rate "
-                              f"({d.sampling_rate})")
+                              f"({mel.sampling_rate})")
         if t.segment_length % m.n_group:
             raise ConfigError(f"train.segment_length ({t.segment_length}) must be a multiple of model.n_group "
                               f"({m.n_group})")
-        if t.segment_length <= d.filter_length // 2:
-            raise ConfigError(f"train.segment_length must exceed data.filter_length // 2 = {d.filter_length // 2}")
+        if t.segment_length <= mel.n_fft // 2:
+            raise ConfigError(f"train.segment_length must exceed data.filter_length // 2 = {mel.n_fft // 2}")
+
+    @property
+    def mel(self) -> MelConfig:
+        """The features the run trains on (the data section's, n_mels the model's)."""
+        return self.data.mel
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model.to_dict(), "train": dataclasses.asdict(self.train),
-                "data": dataclasses.asdict(self.data)}
+        return {"model": self.model.to_dict(), "train": dataclasses.asdict(self.train), "data": self.data.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "config") -> "TrainingConfig":
@@ -243,7 +252,7 @@ class TrainingConfig:
             raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)} (known: model, train, data)")
         model = WaveGlowConfig.from_dict(_strip_comments(data.get("model") or {}), source=f"{source}: model")
         train = _section_from_dict(TrainConfig, data.get("train"), f"{source}: train")
-        data_config = _section_from_dict(DataConfig, data.get("data"), f"{source}: data")
+        data_config = DataConfig.from_dict(data.get("data"), model.n_mel_channels, f"{source}: data")
         try:
             return cls(model=model, train=train, data=data_config)
         except ConfigError as exc:
