@@ -20,7 +20,7 @@ from waveglow.cli import main as cli_main
 from tts import FrontendError, SynthesisError, Synthesizer
 from tts.festival import FestivalFrontend, INSTALL_COMMAND
 from tts.pipeline import check_text, split_sentences, write_wav_atomic
-from waveglow.vocoder.inference import default_vocoder_path
+from waveglow.vocoder.inference import choose_vocoder, default_vocoder_path
 from tts.tacotron2 import MaxDecoderStepsWarning
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
@@ -276,6 +276,39 @@ def test_vocoder_none_uses_the_shipped_waveglow(monkeypatch, tmp_path):
     np.testing.assert_array_equal(first, again)  # the seed fixes WaveGlow's latent on every call
     other, _ = Synthesizer(frontend=RecordingFrontend(n_mel_channels=16), vocoder=shipped, seed=8).synthesize("Hi.")
     assert np.abs(other - first).max() > 1e-4
+
+
+@pytest.mark.parametrize("argument", ["none, no voice", "none, built-in voice", "griffin-lim", " Griffin_Lim ",
+                                      "path", "Path", "WaveGlow"])
+def test_tts_and_vocode_choose_the_same_vocoder(argument, monkeypatch, tmp_path):
+    """One chooser (`select_vocoder`): `Synthesizer(vocoder=X)` speaks with what `waveglow vocode --checkpoint X`
+    and `vocode(checkpoint=X)` use, adapted to mel_to_audio: the same loaded WaveGlow, or Griffin-Lim for the same
+    reason."""
+    shipped = tmp_path / "waveglow_default"
+    WaveGlow.from_pretrained(WAVEGLOW_16_MELS).save_pretrained(shipped)
+    found = None if argument == "none, no voice" else shipped
+    monkeypatch.setattr("waveglow.vocoder.inference.default_vocoder_path", lambda assets_dir=None: found)
+    value = {"none, no voice": None, "none, built-in voice": None, "path": str(WAVEGLOW_16_MELS),
+             "Path": WAVEGLOW_16_MELS, "WaveGlow": WaveGlow.from_pretrained(WAVEGLOW_16_MELS)}.get(argument, argument)
+    engine = choose_vocoder(value, device="cpu")
+    synth = Synthesizer(frontend=RecordingFrontend(n_mel_channels=engine.config.n_mel_channels), vocoder=value,
+                        device="cpu")
+    assert synth.is_fallback == engine.is_fallback
+    if engine.is_fallback:
+        assert isinstance(synth.vocoder, GriffinLimVocoder)
+        assert synth.vocoder.reason == engine.engine.reason
+        assert synth.vocoder_label == f"vocoder: {engine.describe()}"
+    else:
+        assert synth.vocoder.engine is engine  # the one cached model
+    assert synth.sampling_rate == engine.config.sampling_rate
+
+
+def test_tts_and_vocode_refuse_the_same_arguments():
+    with pytest.raises(TypeError, match="vocoder must be a WaveGlow, a checkpoint path") as vocode_error:
+        choose_vocoder(12)
+    with pytest.raises(SynthesisError) as tts_error:
+        Synthesizer(frontend=RecordingFrontend(), vocoder=12)
+    assert str(tts_error.value) == str(vocode_error.value)
 
 
 def test_denoise_changes_waveglow_output_but_not_its_length():

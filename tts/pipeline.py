@@ -21,13 +21,11 @@ from typing import Any, Callable
 import numpy as np
 
 from waveglow.audio.griffin_lim import (GRIFFIN_LIM_NAMES, REQUESTED_REASON,  # noqa: F401  (names tts users know)
-                                        GriffinLimVocoder, is_griffin_lim_name)
+                                        GriffinLimVocoder)
 from waveglow.audio.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
 from waveglow.common.errors import ToolkitError
-from waveglow.vocoder import inference
 from waveglow.vocoder.config import DEFAULT_SIGMA
-from waveglow.vocoder.inference import VocodeSetupError, get_vocoder, make_generator, resolve_device
-from waveglow.vocoder.model import WaveGlow
+from waveglow.vocoder.inference import VocodeSetupError, get_vocoder, make_generator, resolve_device, select_vocoder
 from tts.festival import FestivalFrontend
 from tts.limits import MAX_TEXT_CHARS
 from tts.tacotron2 import Tacotron2
@@ -253,20 +251,18 @@ class Synthesizer:
 
     # ------------------------------------------------------------------ construction
     def _build_vocoder(self, vocoder: Any, sigma: float, denoise: float, griffin_lim_iters: int):
-        if vocoder is None:
-            shipped = inference.default_vocoder_path()  # through the module: one place to point it elsewhere
-            if shipped is None:
-                return GriffinLimVocoder(n_iter=griffin_lim_iters)
-            vocoder = shipped
-        if is_griffin_lim_name(vocoder):
-            return GriffinLimVocoder(n_iter=griffin_lim_iters, reason=REQUESTED_REASON)
+        """An object with mel_to_audio as given; anything else means what `select_vocoder` says it means (as for
+        `waveglow vocode`), made into a mel_to_audio vocoder: `GriffinLimVocoder` or `WaveGlowVocoder`."""
         if hasattr(vocoder, "mel_to_audio"):
             return vocoder
-        if isinstance(vocoder, (str, os.PathLike)) or _is_waveglow(vocoder):
-            return WaveGlowVocoder(vocoder, sigma=sigma, denoise=denoise, device=self.device,
-                                   precision=self.precision)
-        raise SynthesisError(f"vocoder must be a WaveGlow, a checkpoint path, 'griffin-lim' or None, "
-                             f"got {type(vocoder).__name__}")
+        try:
+            selection = select_vocoder(vocoder)
+        except VocodeSetupError as exc:
+            raise SynthesisError(str(exc)) from None
+        if selection.is_griffin_lim:
+            return GriffinLimVocoder(n_iter=griffin_lim_iters, reason=selection.griffin_lim_reason)
+        return WaveGlowVocoder(selection.checkpoint, sigma=sigma, denoise=denoise, device=self.device,
+                               precision=self.precision)
 
     def _build_frontend(self, frontend: Any, tacotron2: Any, prenet_dropout: float, timeout_s: float):
         if isinstance(frontend, str):
@@ -384,6 +380,3 @@ def _describe(part: Any) -> str:
     describe = getattr(part, "describe", None)
     return describe() if callable(describe) else type(part).__name__
 
-
-def _is_waveglow(obj: Any) -> bool:
-    return isinstance(obj, WaveGlow)

@@ -3,9 +3,9 @@
     import waveglow
     audio = waveglow.vocode(mel, checkpoint="waveglow.pt", sigma=0.666, denoise=0.01, seed=0)  # float32 numpy
 
-Vocoder choice (`choose_vocoder`, as `tts` and the demo choose): a checkpoint path or WaveGlow; "griffin-lim"; or
-None: the built-in voice (`waveglow/assets/waveglow_default`) when installed, else the Griffin-Lim fallback, which
-is logged as a warning and says so in `describe()`.
+Vocoder choice (`select_vocoder` decides for `waveglow vocode`, `vocode()` and `tts`; `choose_vocoder` loads it): a
+checkpoint path or WaveGlow; "griffin-lim"; or None: the built-in voice (`waveglow/assets/waveglow_default`) when
+installed, else the Griffin-Lim fallback, which is logged as a warning and says so in `describe()`.
 
 Seeding: with `seed=S` the latent is drawn on a CPU `torch.Generator().manual_seed(S)` in NVIDIA's order, so
 `vocode(mel, seed=S)` equals `model.infer(mel, sigma, generator=torch.Generator().manual_seed(S))` on any device;
@@ -20,6 +20,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -179,28 +180,74 @@ class GriffinLimEngine:
         return torch.stack([torch.from_numpy(self.engine.mel_to_audio(mel.float().cpu())) for mel in mels])
 
 
-def choose_vocoder(checkpoint=None, device: str | torch.device = "auto", precision: str = "auto",
-                   griffin_lim_iters: int = 60):
-    """What speaks, chosen as `tts` and the demo choose: a checkpoint path or WaveGlow -> `get_vocoder`;
-    'griffin-lim' (see `waveglow.audio.griffin_lim.GRIFFIN_LIM_NAMES`) -> `GriffinLimEngine`, as requested; None -> the
-    built-in voice when installed, else the Griffin-Lim fallback (logged as a warning). The device is checked in
-    every case; the precision applies to a WaveGlow only."""
-    if griffin_lim_iters < 1:
-        raise VocodeSetupError(f"Griffin-Lim iterations must be >= 1, got {griffin_lim_iters}")
+class UnknownVocoderError(VocodeSetupError, TypeError):
+    """A vocoder argument that is none of a checkpoint path, a WaveGlow, 'griffin-lim' or None."""
+
+
+@dataclass(frozen=True)
+class VocoderSelection:
+    """Which vocoder a `checkpoint` / `vocoder=` argument means (`select_vocoder`); nothing is loaded yet.
+
+    checkpoint: the WaveGlow to load, a path (as given) or a WaveGlow instance; None for Griffin-Lim.
+    built_in: the checkpoint is the shipped voice (`default_vocoder_path`), chosen for None.
+    griffin_lim_reason: why Griffin-Lim speaks (REQUESTED_REASON, or FALLBACK_REASON when None found no voice);
+    None when a WaveGlow does."""
+
+    checkpoint: Any = None
+    built_in: bool = False
+    griffin_lim_reason: str | None = None
+
+    @property
+    def is_griffin_lim(self) -> bool:
+        return self.griffin_lim_reason is not None
+
+    @property
+    def is_unrequested_fallback(self) -> bool:
+        """Griffin-Lim because no WaveGlow was found (worth a warning), not because it was asked for."""
+        return self.griffin_lim_reason == FALLBACK_REASON
+
+
+def select_vocoder(checkpoint=None) -> VocoderSelection:
+    """The one decision of which vocoder an argument means (`waveglow vocode`, `vocode()`, `tts`): 'griffin-lim'
+    (any of `waveglow.audio.griffin_lim.GRIFFIN_LIM_NAMES`) -> Griffin-Lim, as requested; None -> the built-in
+    voice when installed, else the Griffin-Lim fallback; a path (str or os.PathLike) or a WaveGlow -> that one.
+    Anything else raises UnknownVocoderError."""
     if is_griffin_lim_name(checkpoint):
-        resolve_device(device)
-        return GriffinLimEngine(griffin_lim_iters, reason=REQUESTED_REASON)
+        return VocoderSelection(griffin_lim_reason=REQUESTED_REASON)
     if checkpoint is None:
         shipped = default_vocoder_path()
         if shipped is None:
-            resolve_device(device)
-            engine = GriffinLimEngine(griffin_lim_iters)
+            return VocoderSelection(griffin_lim_reason=FALLBACK_REASON)
+        return VocoderSelection(shipped, built_in=True)
+    if isinstance(checkpoint, (str, os.PathLike)) or _is_waveglow(checkpoint):
+        return VocoderSelection(checkpoint)
+    raise UnknownVocoderError(f"vocoder must be a WaveGlow, a checkpoint path, 'griffin-lim' or None, "
+                              f"got {type(checkpoint).__name__}")
+
+
+def _is_waveglow(candidate: Any) -> bool:
+    """A WaveGlow instance (or any module with its `infer`), as `get_vocoder` takes."""
+    return isinstance(candidate, torch.nn.Module) and hasattr(candidate, "infer")
+
+
+def choose_vocoder(checkpoint=None, device: str | torch.device = "auto", precision: str = "auto",
+                   griffin_lim_iters: int = 60):
+    """What speaks for `checkpoint` (see `select_vocoder`), ready to run: a WaveGlow -> `get_vocoder` (the built-in
+    voice described as such); Griffin-Lim -> `GriffinLimEngine`, the unrequested fallback logged as a warning.
+    The device is checked in every case; the precision applies to a WaveGlow only."""
+    if griffin_lim_iters < 1:
+        raise VocodeSetupError(f"Griffin-Lim iterations must be >= 1, got {griffin_lim_iters}")
+    selection = select_vocoder(checkpoint)
+    if selection.is_griffin_lim:
+        resolve_device(device)
+        engine = GriffinLimEngine(griffin_lim_iters, reason=selection.griffin_lim_reason)
+        if selection.is_unrequested_fallback:
             logger.warning("vocoder: %s", engine.describe())
-            return engine
-        vocoder = get_vocoder(shipped, device, precision)
-        vocoder.source = f"built-in voice {Path(shipped).name}"
-        return vocoder
-    return get_vocoder(checkpoint, device, precision)
+        return engine
+    vocoder = get_vocoder(selection.checkpoint, device, precision)
+    if selection.built_in:
+        vocoder.source = f"built-in voice {Path(selection.checkpoint).name}"
+    return vocoder
 
 
 # ---- cache of loaded models -----------------------------------------------------------------------------------------
@@ -217,7 +264,7 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
     device = resolve_device(device)
     dtype = resolve_dtype(precision, device)
     with _LOCK:
-        if isinstance(checkpoint, (str, Path)):
+        if isinstance(checkpoint, (str, os.PathLike)):
             path = Path(checkpoint)
             try:
                 stat = path.stat()
@@ -232,7 +279,7 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
             while len(_PATH_CACHE) > _CACHE_SIZE:
                 _PATH_CACHE.popitem(last=False)
             return vocoder
-        if not isinstance(checkpoint, torch.nn.Module) or not hasattr(checkpoint, "infer"):
+        if not _is_waveglow(checkpoint):
             raise TypeError(f"checkpoint must be a path or a WaveGlow, got {type(checkpoint).__name__}")
         per_model = _INSTANCE_CACHE.setdefault(checkpoint, {})
         key = (str(device), dtype)
