@@ -63,6 +63,15 @@ def _check_audio_exists(utterances: Iterable[Utterance], listed_in: Path) -> Non
         raise DataError(f"{len(missing)} audio file(s) listed in {listed_in} not found: {names}{more}")
 
 
+def _checked(utterances: list[Utterance], lines: list[int], listed_in: Path, check_audio: bool) -> list[Utterance]:
+    """`utterances` (read from lines `lines` of `listed_in`) once their ids are unique and, with `check_audio`,
+    their audio files exist; DataError naming the line or the files otherwise."""
+    _check_unique(utterances, lines, listed_in)
+    if check_audio:
+        _check_audio_exists(utterances, listed_in)
+    return utterances
+
+
 def read_transcripts(path: str | os.PathLike) -> list[tuple[str, str]]:
     """(id, normalised text) for every line of an LJSpeech metadata / all_transcripts file (`id|raw|normalised`,
     or `id|text`), whether or not its audio exists. Raises DataError naming a malformed line."""
@@ -105,10 +114,7 @@ def read_ljspeech(root: str | os.PathLike, check_audio: bool = True) -> list[Utt
                      wav_dir / (utt_id + AUDIO_EXTENSIONS[0]))
         utterances.append(Utterance(utt_id, audio, text=text, raw_text=raw))
         lines.append(number)
-    _check_unique(utterances, lines, metadata)
-    if check_audio:
-        _check_audio_exists(utterances, metadata)
-    return utterances
+    return _checked(utterances, lines, metadata, check_audio)
 
 
 def read_filelist(path: str | os.PathLike, audio_root: str | os.PathLike | None = None,
@@ -130,10 +136,7 @@ def read_filelist(path: str | os.PathLike, audio_root: str | os.PathLike | None 
         text = fields[1] if len(fields) == 2 else None
         utterances.append(Utterance(audio.stem, audio if audio.is_absolute() else base / audio, text=text))
         lines.append(number)
-    _check_unique(utterances, lines, path)
-    if check_audio:
-        _check_audio_exists(utterances, path)
-    return utterances
+    return _checked(utterances, lines, path, check_audio)
 
 
 def read_utterances(source: str | os.PathLike, audio_root: str | os.PathLike | None = None,

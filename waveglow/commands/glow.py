@@ -39,6 +39,16 @@ def _add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
 
 
+def _add_checkpoint_command(sub, name: str, summary: str, test_images: bool) -> argparse.ArgumentParser:
+    """The parser of an action reading a checkpoint (--checkpoint, --seed, --threads) and, with `test_images`, its
+    data set (default: the checkpoint's)."""
+    p = sub.add_parser(name, help=summary)
+    _add_checkpoint_argument(p)
+    if test_images:
+        _add_data_arguments(p, required=False)
+    return p
+
+
 def _add_output_argument(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--out", "-o", default=default, help="PNG file to write (default: %(default)s)")
     p.add_argument("--upscale", type=int, default=0,
@@ -77,9 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--out", "-o", required=True, help="checkpoint directory to write")
     p.set_defaults(_action=_train)
 
-    p = sub.add_parser("eval", help="test bits/dim of a checkpoint")
-    _add_checkpoint_argument(p)
-    _add_data_arguments(p, required=False)
+    p = _add_checkpoint_command(sub, "eval", "test bits/dim of a checkpoint", test_images=True)
     p.add_argument("--max-test", type=int, default=None, help="evaluate on the first N test images")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--judge-samples", type=int, default=0, metavar="N",
@@ -90,8 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="training steps of the CNN judge (default: %(default)s)")
     p.set_defaults(_action=_eval)
 
-    p = sub.add_parser("sample", help="a grid of samples at a temperature (per class for conditional models)")
-    _add_checkpoint_argument(p)
+    p = _add_checkpoint_command(sub, "sample", "a grid of samples at a temperature (per class for conditional models)",
+                                test_images=False)
     p.add_argument("--n", type=int, default=64, help="samples (per class with --per-class; default: %(default)s)")
     p.add_argument("--temperature", "-t", type=float, default=0.7, help="(default: %(default)s)")
     p.add_argument("--label", type=int, default=None, help="class index to sample (conditional models)")
@@ -100,27 +108,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_output_argument(p, "glow_samples.png")
     p.set_defaults(_action=_sample)
 
-    p = sub.add_parser("interpolate", help="decode linear paths between encoded test images")
-    _add_checkpoint_argument(p)
-    _add_data_arguments(p, required=False)
+    p = _add_checkpoint_command(sub, "interpolate", "decode linear paths between encoded test images", test_images=True)
     p.add_argument("--pairs", nargs="+", default=["0:1", "2:3", "4:5"],
                    help="test-image index pairs A:B, one row each (default: %(default)s)")
     p.add_argument("--steps", type=int, default=10, help="images per row, ends included (default: %(default)s)")
     _add_output_argument(p, "glow_interpolation.png")
     p.set_defaults(_action=_interpolate)
 
-    p = sub.add_parser("manifold", help="the (t, p) manifold spanned by four encoded test images")
-    _add_checkpoint_argument(p)
-    _add_data_arguments(p, required=False)
+    p = _add_checkpoint_command(sub, "manifold", "the (t, p) manifold spanned by four encoded test images",
+                                test_images=True)
     p.add_argument("--indices", type=int, nargs=4, default=[0, 1, 2, 3], metavar="I",
                    help="test images z1 z2 z3 z4 (default: 0 1 2 3)")
     p.add_argument("--grid", type=int, default=8, help="grid size (default: %(default)s)")
     _add_output_argument(p, "glow_manifold.png")
     p.set_defaults(_action=_manifold)
 
-    p = sub.add_parser("manipulate", help="move encoded images along mean(z | positive) - mean(z | negative)")
-    _add_checkpoint_argument(p)
-    _add_data_arguments(p, required=False)
+    p = _add_checkpoint_command(sub, "manipulate", "move encoded images along mean(z | positive) - mean(z | negative)",
+                                test_images=True)
     p.add_argument("--attribute", choices=("class", "ink"), default="ink",
                    help="class: positive/negative are class indices; ink: heavy- vs light-stroke thirds of "
                         "the training images of --within (default: %(default)s)")

@@ -252,30 +252,37 @@ def infer_config(state: dict[str, torch.Tensor], hints: dict[str, Any], path) ->
     return config
 
 
-def nvidia_to_ours(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """NVIDIA key layout (weight norm folded) -> this package's `WaveGlow.state_dict()` keys."""
+# (key pattern, new key with the pattern's groups, weight conversion), first match wins; other keys stay
+_NVIDIA_TO_OURS = ((r"convinv\.(\d+)\.conv\.weight", "convinv.{}.weight", lambda w: w.reshape(w.shape[0], w.shape[1])),
+                   (r"WN\.(\d+)\.(.*)", "couplings.{}.net.{}", lambda w: w))
+_OURS_TO_NVIDIA = ((r"convinv\.(\d+)\.weight", "convinv.{}.conv.weight", lambda w: w.unsqueeze(-1)),
+                   (r"couplings\.(\d+)\.net\.(.*)", "WN.{}.{}", lambda w: w))
+
+
+def _rename_keys(state: dict[str, torch.Tensor], rules) -> dict[str, torch.Tensor]:
+    """`state` with each key renamed (and its tensor converted) by the first of `rules` matching it."""
     out = {}
     for key, value in state.items():
-        m = re.fullmatch(r"convinv\.(\d+)\.conv\.weight", key)
-        if m:
-            out[f"convinv.{m.group(1)}.weight"] = value.reshape(value.shape[0], value.shape[1])
-            continue
-        m = re.fullmatch(r"WN\.(\d+)\.(.*)", key)
-        out[f"couplings.{m.group(1)}.net.{m.group(2)}" if m else key] = value
+        for pattern, new_key, convert in rules:
+            m = re.fullmatch(pattern, key)
+            if m:
+                out[new_key.format(*m.groups())] = convert(value)
+                break
+        else:
+            out[key] = value
     return out
+
+
+def nvidia_to_ours(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """NVIDIA key layout (weight norm folded) -> this package's `WaveGlow.state_dict()` keys; 1x1-conv weights
+    [c, c, 1] -> [c, c]."""
+    return _rename_keys(state, _NVIDIA_TO_OURS)
 
 
 def ours_to_nvidia(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """This package's keys -> NVIDIA's layout with plain weights (what `remove_weightnorm` leaves)."""
-    out = {}
-    for key, value in state.items():
-        m = re.fullmatch(r"convinv\.(\d+)\.weight", key)
-        if m:
-            out[f"convinv.{m.group(1)}.conv.weight"] = value.unsqueeze(-1)
-            continue
-        m = re.fullmatch(r"couplings\.(\d+)\.net\.(.*)", key)
-        out[f"WN.{m.group(1)}.{m.group(2)}" if m else key] = value
-    return out
+    """This package's keys -> NVIDIA's layout with plain weights (what `remove_weightnorm` leaves); 1x1-conv
+    weights [c, c] -> [c, c, 1]."""
+    return _rename_keys(state, _OURS_TO_NVIDIA)
 
 
 def _build(model_class, config: WaveGlowConfig, state: dict[str, torch.Tensor], path, map_location) -> "WaveGlow":
