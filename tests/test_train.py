@@ -775,3 +775,15 @@ def test_init_from_may_add_a_post_filter_that_starts_as_the_identity(tmp_path, t
     mel, z = torch.randn(1, 80, 5), torch.randn(1, 8, 5 * 256 // 8)
     torch.testing.assert_close(trainer.model.eval().infer(mel, z=z), source.eval().infer(mel, z=z),
                                atol=1e-5, rtol=1e-5)
+
+
+def test_loss_flags_override_the_spectral_loss_fields():
+    import argparse
+
+    from waveglow.commands import train as train_command
+
+    args = argparse.Namespace(spectral_loss=None, mel_loss=2.0, spectral_every=3, adversarial=None)
+    spectral = train_command._loss_overrides(tiny_config(), args).train.spectral_loss
+    assert (spectral.weight, spectral.mel_weight, spectral.every) == (0.0, 2.0, 3) and spectral.enabled
+    unchanged = argparse.Namespace(spectral_loss=None, mel_loss=None, spectral_every=None, adversarial=None)
+    assert train_command._loss_overrides(tiny_config(), unchanged) == tiny_config()

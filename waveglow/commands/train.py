@@ -85,13 +85,8 @@ def _overrides(args) -> dict:
 
 
 def _loss_overrides(config, args):
-    spectral = {}
-    if args.spectral_loss is not None:
-        spectral["weight"] = args.spectral_loss
-    if args.mel_loss is not None:
-        spectral["mel_weight"] = args.mel_loss
-    if args.spectral_every is not None:
-        spectral["every"] = args.spectral_every
+    flags = (("spectral_loss", "weight"), ("mel_loss", "mel_weight"), ("spectral_every", "every"))
+    spectral = {field: getattr(args, flag) for flag, field in flags if getattr(args, flag) is not None}
     if spectral:
         config = config.replace_train(spectral_loss=dataclasses.replace(config.train.spectral_loss, **spectral))
     if args.adversarial is not None:
