@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from waveglow.audio.features import mel_filterbank
+from waveglow.audio.features import MelConfig, mel_filterbank
 
 MAX_GAIN = 30.0  # per band and iteration (about 30 dB): silence in the sample is not blown up into noise at once
 FLOOR = 1e-5  # the mel's own clamp inside the log (Tacotron2's dynamic_range_compression)
@@ -27,6 +27,12 @@ class MelEnvelopeProjection:
         self.sampling_rate, self.n_fft, self.hop_length = int(sampling_rate), int(n_fft), int(hop_length)
         self.fmin, self.fmax = float(fmin), float(fmax)
         self._filterbanks: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @classmethod
+    def for_mel(cls, mel: MelConfig) -> "MelEnvelopeProjection":
+        """The projection onto the features `mel` describes (its rate, n_fft, hop, fmin, fmax; None: Nyquist)."""
+        fmax = mel.sampling_rate / 2 if mel.fmax is None else mel.fmax
+        return cls(mel.sampling_rate, mel.n_fft, mel.hop_length, mel.fmin, fmax)
 
     def _filters(self, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(filterbank [n_mels, n_fft // 2 + 1], bin <- band weights [n_fft // 2 + 1, n_mels], rows sum to 1 or 0)."""

@@ -49,8 +49,8 @@ class WaveGlowConfig:
     # stands in for the recording (excitation_of_mel). False: the harmonics run at k times the fundamental's phase.
     aligned_harmonics: bool = False
     # Inference side only: `infer` projects its output's mel envelope onto the mel it was given this many times
-    # (waveglow.audio.envelope, the STFT of Tacotron2's mels at this rate and hop); 0: the flow's output as it is
-    # (NVIDIA). The likelihood, `forward` and `reverse` are the flow's alone.
+    # (waveglow.audio.envelope, on checkpoint.default_mel: Tacotron2's STFT at this rate and hop); 0: the flow's
+    # output as it is (NVIDIA). The likelihood, `forward` and `reverse` are the flow's alone.
     envelope_iterations: int = 0
 
     def __post_init__(self):

@@ -23,7 +23,7 @@ from waveglow.flows.flow import zero_logdet
 from waveglow.flows.gaussian import StandardNormal
 from waveglow.flows.invertible_conv import InvertibleConv1x1, LUInvertibleConv1x1
 from waveglow.flows.squeeze import group_frames, group_samples, ungroup_samples
-from waveglow.vocoder.checkpoint import CheckpointInfo, read_waveglow, save_waveglow
+from waveglow.vocoder.checkpoint import CheckpointInfo, default_mel, read_waveglow, save_waveglow
 from waveglow.vocoder.config import DEFAULT_SIGMA, WaveGlowConfig
 from waveglow.vocoder.harmonic import HarmonicShift
 from waveglow.vocoder.postfilter import PostFilter
@@ -60,8 +60,7 @@ class WaveGlow(nn.Module):
         self.n_remaining_channels = c.channels_per_flow()[-1]
         self.post_filter = PostFilter(c.post_filter_layers, c.post_filter_channels) if c.post_filter_layers else None
         self.harmonic = HarmonicShift(c.mel_cond_channels, c.harmonics, c.n_group) if c.harmonics else None
-        self.envelope = (MelEnvelopeProjection(c.sampling_rate, hop_length=c.hop_length)
-                         if c.envelope_iterations else None)
+        self.envelope = MelEnvelopeProjection.for_mel(default_mel(c)) if c.envelope_iterations else None
 
     # ---- conditioning -------------------------------------------------------------------------------------------
     def _check_mel(self, mel: torch.Tensor) -> torch.Tensor:
