@@ -82,9 +82,7 @@ def load_transcripts(path: Path, ids: list[str]) -> dict[str, str]:
 
 def vocoder_mel(vocoder, audio: np.ndarray, rate: int) -> torch.Tensor:
     """Copy-synthesis input: the mel of recorded audio in the shape `vocoder` expects."""
-    settings = {name: getattr(vocoder, name) for name in ("n_mel_channels", "sampling_rate", "hop_length")
-                if getattr(vocoder, name, None) is not None}
-    frontend = FestivalFrontend(**settings)  # only its audio -> mel half is used here
+    frontend = FestivalFrontend(mel=getattr(vocoder, "mel", None))  # only its audio -> mel half is used here
     return frontend.audio_to_mel(audio, rate)
 
 

@@ -136,7 +136,7 @@ def run_vocode_mel(mel_file, mel_format, vocoder_choice, vocoder_path, sigma, de
     if not mel_file:
         raise backend.DemoError("Please upload a mel file (.npy or .pt).")
     vocoder = backend.resolve_vocoder(vocoder_choice, vocoder_path)
-    n_mels = backend.vocoder_mel_settings(vocoder)["n_mels"]
+    n_mels = backend.vocoder_mel(vocoder).n_mels
     mel = backend.convert_mel(backend.load_mel_file(mel_file), mel_format, n_mels)
     return _result_outputs(backend.vocode(mel, vocoder, float(sigma), float(denoise)), "uploaded mel")
 
@@ -145,8 +145,7 @@ def run_vocode_mel(mel_file, mel_format, vocoder_choice, vocoder_path, sigma, de
 def run_resynthesise(recording, vocoder_choice, vocoder_path, sigma, denoise):
     vocoder = backend.resolve_vocoder(vocoder_choice, vocoder_path)
     result, source_mel = backend.resynthesise(recording, vocoder, float(sigma), float(denoise))
-    settings = backend.vocoder_mel_settings(vocoder)
-    output_mel = backend.audio_to_mel(result.audio, settings)
+    output_mel = backend.audio_to_mel(result.audio, backend.vocoder_mel(vocoder))
     audio_path, download, _, wave, status = _result_outputs(result, "")
     return (audio_path, download, mel_image(source_mel, "mel of the recording"),
             mel_image(output_mel, "mel of the resynthesis"), wave, status)
@@ -321,9 +320,6 @@ def build_app(default_checkpoint: str | None = None, default_tacotron2: str | No
             _resynthesis_tab(defaults)
         with gr.Tab("Latent space"):
             _latent_tab(defaults)
-        missing = [name for name, present in backend.capabilities().items() if not present]
-        if missing:
-            gr.Markdown(f"<small>Not in this checkout (fallbacks used): {', '.join(missing)}</small>")
     app.queue(default_concurrency_limit=1)
     return app
 

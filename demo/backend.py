@@ -1,14 +1,13 @@
 """What the demo's buttons do, without any gradio: vocoder choice, safe mel / audio loading, vocoding, latent tricks.
 
 Every function raises `DemoError` (a UserError, and a ValueError) with a message fit for the page when the user's
-input is at fault.
-The TTS pipeline, `waveglow.vocode` and the mel adapter are used when installed; each has a small fallback here so
-the demo still runs while they are missing (see `capabilities()`).
+input is at fault. Which vocoder a choice means is `waveglow.vocoder.inference.select_vocoder`'s decision, the
+features a vocoder is fed are its `MelConfig`, and every WaveGlow comes from the one cache (`get_vocoder`).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-import importlib
 import math
 import re
 import tempfile
@@ -18,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from waveglow.audio.features import MelSpectrogram, load_wav
-from waveglow.audio.griffin_lim import FALLBACK_LABEL, GriffinLimVocoder, is_griffin_lim_name
-from waveglow.audio import mel_files
+from waveglow.audio import mel_adapter, mel_files
+from waveglow.audio.features import MelConfig, load_wav
+from waveglow.audio.griffin_lim import FALLBACK_LABEL, GRIFFIN_LIM_NAMES, GriffinLimVocoder, is_griffin_lim_name
 from waveglow.audio.mel_files import MelFileError
 from waveglow.audio.wav_writer import write_wav_atomic
 from waveglow.common.errors import CheckpointError, ConfigError, DataError, UserError
 from waveglow.vocoder import inference
-from tts.festival import FestivalFrontend, FrontendError
-from tts.pipeline import SynthesisError
+from tts.festival import FrontendError
+from tts.pipeline import SynthesisError, Synthesizer
 from tts.limits import MAX_TEXT_CHARS  # noqa: F401  (one limit for the CLI, the API and the demo)
 import waveglow
 
@@ -48,35 +47,25 @@ class DemoError(UserError, ValueError):
     """A problem with the user's input or choice; the message is shown in the page as is."""
 
 
-def _optional_module(name: str):
-    """The module if it is installed in this checkout, else None (the demo then uses its own fallback)."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            return None
-        raise
-
-
-def capabilities() -> dict[str, bool]:
-    """Which optional toolkit modules this checkout has (shown in the page footer)."""
-    names = ("tts.pipeline", "waveglow.vocoder.inference", "waveglow.vocoder.denoiser", "waveglow.audio.mel_adapter")
-    return {name: _optional_module(name) is not None for name in names}
-
-
 # ---- vocoder choice -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VocoderChoice:
-    """Either a WaveGlow checkpoint path or Griffin-Lim; `label` says which, in words; `notice` says what of the
-    user's input was not used (a checkpoint path beside another dropdown choice)."""
+    """What the dropdown and path box select (`selection`, see `inference.select_vocoder`): a WaveGlow checkpoint
+    path or Griffin-Lim; `label` says which, in words; `notice` says what of the user's input was not used (a
+    checkpoint path beside another dropdown choice)."""
 
-    checkpoint: str | None
+    selection: inference.VocoderSelection
     label: str
     notice: str = ""
 
     @property
+    def checkpoint(self) -> str | None:
+        """The WaveGlow checkpoint path, or None for Griffin-Lim."""
+        return None if self.selection.is_griffin_lim else str(self.selection.checkpoint)
+
+    @property
     def is_griffin_lim(self) -> bool:
-        return self.checkpoint is None
+        return self.selection.is_griffin_lim
 
 
 def default_checkpoint() -> str | None:
@@ -116,19 +105,17 @@ def resolve_vocoder(choice: str, custom_path: str = "") -> VocoderChoice:
             raise DemoError("vocoder: 'WaveGlow checkpoint' is chosen but the checkpoint path box is empty; type a "
                             "path (a directory or .pt) or choose another vocoder")
         if is_griffin_lim_name(custom_path):
-            return VocoderChoice(None, f"Griffin-Lim (requested) — {NOT_NEURAL}")
+            return VocoderChoice(inference.select_vocoder(custom_path), f"Griffin-Lim (requested) — {NOT_NEURAL}")
         path = Path(custom_path).expanduser()
         if not path.exists():
             raise DemoError(f"vocoder checkpoint not found: {custom_path}")
-        return VocoderChoice(str(path), f"WaveGlow {path.name} — {NEURAL}")
+        return VocoderChoice(inference.select_vocoder(str(path)), f"WaveGlow {path.name} — {NEURAL}")
     if choice == GRIFFIN_LIM:
-        return VocoderChoice(None, f"Griffin-Lim (chosen) — {NOT_NEURAL}", notice)
+        return VocoderChoice(inference.select_vocoder(GRIFFIN_LIM_NAMES[0]), f"Griffin-Lim (chosen) — {NOT_NEURAL}",
+                             notice)
     if choice != DEFAULT_VOCODER:
         raise DemoError(f"vocoder: unknown choice {choice!r}; expected one of {', '.join(VOCODER_CHOICES)}")
-    checkpoint = default_checkpoint()
-    if checkpoint is None:
-        return VocoderChoice(None, f"{griffin_lim_label()} — {NOT_NEURAL}", notice)
-    return VocoderChoice(checkpoint, f"built-in WaveGlow {Path(checkpoint).name} — {NEURAL}", notice)
+    return VocoderChoice(inference.select_vocoder(None), default_vocoder_label(), notice)
 
 
 def describe_vocoder(choice: str, custom_path: str = "") -> str:
@@ -140,34 +127,31 @@ def describe_vocoder(choice: str, custom_path: str = "") -> str:
     return f"Speaking: {vocoder.label}" + (f". Note: {vocoder.notice}" if vocoder.notice else "")
 
 
-def load_waveglow(checkpoint: str):
-    """WaveGlow from any supported checkpoint, in eval mode, from the one cache of loaded models
+def load_waveglow(checkpoint: str) -> inference.Vocoder:
+    """The WaveGlow of any supported checkpoint (model, mel, denoiser) from the one cache of loaded models
     (`waveglow.vocoder.inference.get_vocoder`, which vocoding here uses too: each file is loaded once)."""
     try:
-        return inference.get_vocoder(checkpoint, device="cpu", precision=PRECISION).model
+        return inference.get_vocoder(checkpoint, device="cpu", precision=PRECISION)
     except (CheckpointError, ConfigError, inference.VocodeSetupError, OSError) as exc:
         detail = str(exc)
         raise DemoError(detail if detail.startswith(str(checkpoint)) else
                         f"cannot load WaveGlow checkpoint {checkpoint}: {detail}") from None
 
 
-def vocoder_mel_settings(vocoder: VocoderChoice) -> dict:
-    """MelSpectrogram keyword arguments matching the vocoder (n_mels, rate, hop); Tacotron2's for Griffin-Lim."""
-    if vocoder.is_griffin_lim:
-        return dict(sampling_rate=22050, hop_length=256, n_mels=80)
-    c = load_waveglow(vocoder.checkpoint).config
-    return dict(sampling_rate=c.sampling_rate, hop_length=c.hop_length, n_mels=c.n_mel_channels)
+def vocoder_mel(vocoder: VocoderChoice) -> MelConfig:
+    """The features the vocoder is fed: a WaveGlow's own `MelConfig`; Tacotron2's for Griffin-Lim."""
+    return MelConfig() if vocoder.is_griffin_lim else load_waveglow(vocoder.checkpoint).mel
 
 
 @functools.lru_cache(maxsize=4)
-def mel_transform(sampling_rate: int, hop_length: int, n_mels: int):
-    return MelSpectrogram(sampling_rate=sampling_rate, hop_length=hop_length, n_mels=n_mels)
+def _spectrogram(mel: MelConfig):
+    return mel.mel_spectrogram()
 
 
-def audio_to_mel(audio: np.ndarray, settings: dict) -> torch.Tensor:
-    """float32 audio [T] in [-1, 1] -> log-mel [n_mels, 1 + T // hop] for the given settings."""
+def audio_to_mel(audio: np.ndarray, mel: MelConfig) -> torch.Tensor:
+    """float32 audio [T] in [-1, 1] at mel.sampling_rate -> log-mel [n_mels, 1 + T // hop]."""
     with torch.no_grad():
-        return mel_transform(**settings)(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+        return _spectrogram(mel)(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
 
 
 # ---- vocoding -------------------------------------------------------------------------------------------------------
@@ -181,41 +165,33 @@ class Result:
     note: str
 
 
-def _griffin_lim(mel: torch.Tensor, sampling_rate: int, hop_length: int) -> np.ndarray:
-    return GriffinLimVocoder(sampling_rate=sampling_rate, hop_length=hop_length, n_iter=32).mel_to_audio(mel)
+def _griffin_lim(mel: torch.Tensor, features: MelConfig) -> np.ndarray:
+    return GriffinLimVocoder.for_mel(features, n_iter=32).mel_to_audio(mel)
 
 
 #: precision of the WaveGlow WN networks for every tab (`waveglow demo --precision`)
 PRECISION = "fp32"
 
 
-def _waveglow_audio(checkpoint: str, mel: torch.Tensor, sigma: float, denoise: float, seed: int) -> tuple[np.ndarray, str]:
-    """WaveGlow audio of a mel: through waveglow.vocoder.inference when installed (it owns the denoiser), else infer()."""
-    vocode_module = _optional_module("waveglow.vocoder.inference")
-    if vocode_module is not None:
-        audio = vocode_module.vocode(mel, checkpoint=checkpoint, sigma=sigma, denoise=denoise, seed=seed,
-                                     device="cpu", precision=PRECISION)
-        return np.asarray(audio, dtype=np.float32).reshape(-1), ""
-    model = load_waveglow(checkpoint)
-    generator = torch.Generator().manual_seed(int(seed))
-    audio = model.infer(mel, sigma=sigma, generator=generator)[0].float().numpy()
-    note = " (denoiser not installed in this checkout: strength ignored)" if denoise > 0 else ""
-    return audio, note
+def _waveglow_audio(checkpoint: str, mel: torch.Tensor, sigma: float, denoise: float, seed: int) -> np.ndarray:
+    """WaveGlow audio of a mel through waveglow.vocoder.inference (it owns the cache and the denoiser)."""
+    audio = inference.vocode(mel, checkpoint=checkpoint, sigma=sigma, denoise=denoise, seed=seed, device="cpu",
+                             precision=PRECISION)
+    return np.asarray(audio, dtype=np.float32).reshape(-1)
 
 
 def vocode(mel: torch.Tensor, vocoder: VocoderChoice, sigma: float, denoise: float, seed: int = 0) -> Result:
     """Log-mel [n_mels, F] -> Result with the vocoder's audio."""
     check_mel_size(mel)
-    settings = vocoder_mel_settings(vocoder)
-    if mel.shape[0] != settings["n_mels"]:
-        raise DemoError(f"the mel has {mel.shape[0]} channels but {vocoder.label} expects {settings['n_mels']}")
+    features = vocoder_mel(vocoder)
+    if mel.shape[0] != features.n_mels:
+        raise DemoError(f"the mel has {mel.shape[0]} channels but {vocoder.label} expects {features.n_mels}")
     if vocoder.is_griffin_lim:
-        audio, extra = _griffin_lim(mel, settings["sampling_rate"], settings["hop_length"]), ""
+        audio, note = _griffin_lim(mel, features), vocoder.label
     else:
-        audio, extra = _waveglow_audio(vocoder.checkpoint, mel, sigma, denoise, seed)
-    note = f"{vocoder.label}, sigma {sigma:g}, denoiser {denoise:g}{extra}" if not vocoder.is_griffin_lim \
-        else vocoder.label
-    return Result(clip_audio(audio), settings["sampling_rate"], mel, with_notice(note, vocoder))
+        audio = _waveglow_audio(vocoder.checkpoint, mel, sigma, denoise, seed)
+        note = f"{vocoder.label}, sigma {sigma:g}, denoiser {denoise:g}"
+    return Result(clip_audio(audio), features.sampling_rate, mel, with_notice(note, vocoder))
 
 
 def with_notice(note: str, vocoder: VocoderChoice) -> str:
@@ -303,16 +279,8 @@ def resolve_tacotron2(frontend: str, path: str = "") -> tuple[str | None, str]:
 
 @functools.lru_cache(maxsize=4)
 def _synthesizer(frontend: str, vocoder_arg: str, denoise: float, sigma: float, tacotron2: str | None = None):
-    pipeline = _optional_module("tts.pipeline")
-    return pipeline.Synthesizer(frontend=frontend, vocoder=vocoder_arg, denoise=denoise, sigma=sigma,
-                                tacotron2=tacotron2, precision=PRECISION)
-
-
-def _festival_mel(text: str, settings: dict) -> torch.Tensor:
-    """Fallback frontend while tts.pipeline is missing: Festival speech -> our mel for the vocoder."""
-
-    return FestivalFrontend(n_mel_channels=settings["n_mels"], sampling_rate=settings["sampling_rate"],
-                            hop_length=settings["hop_length"]).text_to_mel(text)
+    return Synthesizer(frontend=frontend, vocoder=vocoder_arg, denoise=denoise, sigma=sigma, tacotron2=tacotron2,
+                       precision=PRECISION)
 
 
 def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: float, denoise: float,
@@ -322,25 +290,18 @@ def text_to_speech(text: str, frontend: str, vocoder: VocoderChoice, sigma: floa
     if frontend not in ("festival", "tacotron2"):
         raise DemoError(f"text frontend: unknown {frontend!r}; expected festival or tacotron2")
     tacotron2_path, frontend_notice = resolve_tacotron2(frontend, tacotron2)
-    if _optional_module("tts.pipeline") is not None:
-
-        vocoder_arg = vocoder.checkpoint or GRIFFIN_LIM
-        try:
-            synth = _synthesizer(frontend, vocoder_arg, float(denoise), float(sigma), tacotron2_path)
-            audio, rate = synth.synthesize(text)
-        except (SynthesisError, FrontendError) as exc:
-            raise DemoError(str(exc)) from None
-        except (CheckpointError, ConfigError, OSError) as exc:  # the Tacotron2 file (the vocoder's was loaded)
-            raise DemoError(f"Tacotron2 checkpoint: {exc}") from None
-        audio = clip_audio(np.asarray(audio).reshape(-1))
-        mel = audio_to_mel(audio, dict(vocoder_mel_settings(vocoder), sampling_rate=int(rate)))
-        note = with_notice(f"{frontend} frontend, {vocoder.label}", vocoder)
-        return Result(audio, int(rate), mel, f"{note}. Note: {frontend_notice}" if frontend_notice else note)
-    if frontend != "festival":
-        raise DemoError(f"the {frontend} frontend needs tts.pipeline, which this checkout does not have yet")
-    result = vocode(_festival_mel(text, vocoder_mel_settings(vocoder)), vocoder, sigma, denoise)
-    result.note = f"festival frontend, {result.note}"
-    return result
+    vocoder_arg = vocoder.checkpoint or GRIFFIN_LIM
+    try:
+        synth = _synthesizer(frontend, vocoder_arg, float(denoise), float(sigma), tacotron2_path)
+        audio, rate = synth.synthesize(text)
+    except (SynthesisError, FrontendError) as exc:
+        raise DemoError(str(exc)) from None
+    except (CheckpointError, ConfigError, OSError) as exc:  # the Tacotron2 file (the vocoder's was loaded)
+        raise DemoError(f"Tacotron2 checkpoint: {exc}") from None
+    audio = clip_audio(np.asarray(audio).reshape(-1))
+    mel = audio_to_mel(audio, dataclasses.replace(vocoder_mel(vocoder), sampling_rate=int(rate)))
+    note = with_notice(f"{frontend} frontend, {vocoder.label}", vocoder)
+    return Result(audio, int(rate), mel, f"{note}. Note: {frontend_notice}" if frontend_notice else note)
 
 
 # ---- messages fit for the page ---------------------------------------------------------------------------------------
@@ -399,9 +360,8 @@ def public_message(message: str) -> str:
 
 # ---- mel files ------------------------------------------------------------------------------------------------------
 def mel_format_choices() -> list[str]:
-    """Mel conventions an upload can be in: waveglow.audio.mel_adapter's FORMATS when installed, else ours only."""
-    adapter = _optional_module("waveglow.audio.mel_adapter")
-    return list(adapter.FORMATS) if adapter is not None else [NATIVE_MEL_FORMAT]
+    """Mel conventions an upload can be in (waveglow.audio.mel_adapter's FORMATS)."""
+    return list(mel_adapter.FORMATS)
 
 
 def _tensor_from_loaded(obj) -> torch.Tensor:
@@ -441,17 +401,12 @@ def load_mel_file(path: str) -> torch.Tensor:
 
 
 def convert_mel(mel: torch.Tensor, mel_format: str, n_mels: int) -> torch.Tensor:
-    """A mel in `mel_format` -> our convention with the vocoder's n_mels (waveglow.audio.mel_adapter when installed)."""
-    adapter = _optional_module("waveglow.audio.mel_adapter")
-    if adapter is None:
-        if mel_format != NATIVE_MEL_FORMAT:
-            raise DemoError(f"unknown mel format {mel_format!r}")
-        return mel.T.contiguous() if mel.shape[0] != n_mels and mel.shape[1] == n_mels else mel
-    if mel_format not in adapter.FORMATS:
-        raise DemoError(f"unknown mel format {mel_format!r}; choose one of {', '.join(adapter.FORMATS)}")
+    """A mel in `mel_format` -> our convention with the vocoder's n_mels (waveglow.audio.mel_adapter)."""
+    if mel_format not in mel_adapter.FORMATS:
+        raise DemoError(f"unknown mel format {mel_format!r}; choose one of {', '.join(mel_adapter.FORMATS)}")
     try:
-        converted = adapter.to_vocoder_mel(mel.numpy(), mel_format, n_mels=n_mels, warn=False)
-    except adapter.MelFormatError as exc:
+        converted = mel_adapter.to_vocoder_mel(mel.numpy(), mel_format, n_mels=n_mels, warn=False)
+    except mel_adapter.MelFormatError as exc:
         raise DemoError(f"cannot convert the mel: {exc}") from None
     return torch.from_numpy(np.ascontiguousarray(converted, dtype=np.float32))
 
@@ -483,29 +438,29 @@ def load_recording(path: str | None, sampling_rate: int) -> np.ndarray:
 
 def resynthesise(path: str | None, vocoder: VocoderChoice, sigma: float, denoise: float) -> tuple[Result, torch.Tensor]:
     """Recording -> our mel -> vocoder. Returns the result and the recording's own mel."""
-    settings = vocoder_mel_settings(vocoder)
-    mel = audio_to_mel(load_recording(path, settings["sampling_rate"]), settings)
+    features = vocoder_mel(vocoder)
+    mel = audio_to_mel(load_recording(path, features.sampling_rate), features)
     result = vocode(mel, vocoder, sigma, denoise)
     return result, mel
 
 
 # ---- latent space (needs a WaveGlow) --------------------------------------------------------------------------------
-def require_waveglow(vocoder: VocoderChoice):
+def require_waveglow(vocoder: VocoderChoice) -> inference.Vocoder:
     if vocoder.is_griffin_lim:
         raise DemoError("the latent-space tools need a WaveGlow checkpoint: type its path in the vocoder box")
     return load_waveglow(vocoder.checkpoint)
 
 
 @torch.no_grad()
-def encode(model, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def encode(waveglow: inference.Vocoder, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact latent of a recording: (z [1, n_group, T / n_group], mel [n_mel, T / hop]) with
     `model.infer(mel, sigma=1, z=z)` giving the recording back (T cropped to whole mel frames)."""
-    c = model.config
-    n_samples = (audio.size // c.hop_length) * c.hop_length
+    hop = waveglow.mel.hop_length
+    n_samples = (audio.size // hop) * hop
     audio = audio[:n_samples]
-    mel = audio_to_mel(audio, dict(sampling_rate=c.sampling_rate, hop_length=c.hop_length, n_mels=c.n_mel_channels))
-    z, _ = model(torch.from_numpy(audio)[None], mel[None])
-    return z, mel[:, : n_samples // c.hop_length]
+    mel = audio_to_mel(audio, waveglow.mel)
+    z, _ = waveglow.model(torch.from_numpy(audio)[None], mel[None])
+    return z, mel[:, : n_samples // hop]
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -523,12 +478,12 @@ def interpolate(path_a: str | None, path_b: str | None, t: float, method: str, v
     """Decode a mix of two recordings' exact latents with recording A's mel (both cropped to the shorter).
 
     t = 0 gives recording A back exactly; t = 1 gives B's fine structure (its noise) under A's spectrogram."""
-    model = require_waveglow(vocoder)
-    rate = model.config.sampling_rate
+    waveglow = require_waveglow(vocoder)
+    model, rate = waveglow.model, waveglow.mel.sampling_rate
     audio_a, audio_b = load_recording(path_a, rate), load_recording(path_b, rate)
     n_samples = min(audio_a.size, audio_b.size)  # crop the audio, not z: the flow is not local in time
-    z_a, mel = encode(model, audio_a[:n_samples])
-    z_b, _ = encode(model, audio_b[:n_samples])
+    z_a, mel = encode(waveglow, audio_a[:n_samples])
+    z_b, _ = encode(waveglow, audio_b[:n_samples])
     z = slerp(z_a, z_b, t) if method == "slerp" else torch.lerp(z_a, z_b, float(t))
     audio = model.infer(mel, sigma=1.0, z=z)[0].numpy()
     return Result(clip_audio(audio), rate, mel, f"{method} t={t:g} of A's and B's latents, decoded with A's mel")
@@ -550,10 +505,10 @@ def sweep_sigma(path: str | None, sigmas_text: str, own_latent: bool, vocoder: V
     """One recording's mel decoded at several sigmas, joined with short silences.
 
     own_latent: scale the recording's exact latent (sigma 1 = the recording itself) instead of a seeded draw."""
-    model = require_waveglow(vocoder)
+    waveglow = require_waveglow(vocoder)
     sigmas = sigma_values(sigmas_text)
-    rate = model.config.sampling_rate
-    z, mel = encode(model, load_recording(path, rate))
+    model, rate = waveglow.model, waveglow.mel.sampling_rate
+    z, mel = encode(waveglow, load_recording(path, rate))
     if not own_latent:
         z = model.draw_latent(1, z.shape[2], torch.Generator().manual_seed(0))
     pieces = [clip_audio(model.infer(mel, sigma=s, z=z, precision=PRECISION)[0].numpy()) for s in sigmas]

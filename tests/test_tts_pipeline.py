@@ -330,6 +330,26 @@ def test_festival_mels_follow_the_waveglow_mel_channels():
     assert rate == 22050 and len(audio) % 256 == 0 and len(audio) > 0.2 * rate
 
 
+def test_festival_and_the_demo_compute_the_mel_an_exported_model_states(tmp_path):
+    """A model's config.json "mel" (here fmax 7600 Hz, n_fft 2048, not Tacotron2's) is the one source of the features
+    it is fed: the Festival frontend of a Synthesizer and the demo's audio -> mel both compute exactly that mel."""
+    from waveglow.audio.features import MelConfig
+    from waveglow_demo import backend
+
+    stated = MelConfig(n_fft=2048, win_length=2048, n_mels=16, fmax=7600.0)
+    exported = WaveGlow.from_pretrained(WAVEGLOW_16_MELS).save_pretrained(tmp_path / "wg", mel=stated)
+    synth = Synthesizer(frontend="festival", vocoder=exported, seed=0)  # building it runs no Festival
+    assert synth.vocoder.mel == stated and synth.frontend.mel == stated
+    choice = backend.resolve_vocoder(backend.CHECKPOINT, str(exported))
+    assert backend.vocoder_mel(choice) == stated
+    audio = np.sin(np.arange(22050) * 0.05).astype(np.float32) * 0.5
+    expected = stated.mel_spectrogram()(torch.from_numpy(audio))
+    torch.testing.assert_close(backend.audio_to_mel(audio, backend.vocoder_mel(choice)), expected, rtol=0, atol=0)
+    torch.testing.assert_close(synth.frontend.audio_to_mel(audio, 22050), expected, rtol=0, atol=0)
+    default = MelSpectrogram(n_mels=16)(torch.from_numpy(audio))  # Tacotron2's STFT: a different mel
+    assert (default - expected).abs().max() > 0.1
+
+
 def test_loud_vocoder_output_is_scaled_not_clipped():
     def loud_sine(n_samples):
         return 2.0 * np.sin(np.linspace(0, 100, n_samples)).astype(np.float32)

@@ -67,23 +67,23 @@ class FestivalFrontend:
     """Text -> log-mel [n_mel_channels, frames] through Festival speech (`synthesize_audio` gives the audio itself).
 
     voice: Festival voice name (selected with `(voice_NAME)`); timeout_s: limit per call of text2wave.
-    The mel parameters are those of `waveglow.audio.MelSpectrogram` (natural log, clamp 1e-5).
+    mel: the features to compute from Festival's audio (a `MelConfig`, the vocoder's; default Tacotron2's).
     """
 
     name = "festival"
 
-    def __init__(self, voice: str = DEFAULT_VOICE, timeout_s: float = 60.0, n_mel_channels: int = 80,
-                 sampling_rate: int = 22050, hop_length: int = 256, n_fft: int = 1024, fmin: float = 0.0,
-                 fmax: float = 8000.0, trim_silence: bool = True):
+    def __init__(self, voice: str = DEFAULT_VOICE, timeout_s: float = 60.0, mel: MelConfig | None = None,
+                 trim_silence: bool = True):
         if not _VOICE_NAME.match(voice):
             raise ValueError(f"voice must be a Festival voice name (letters, digits, '_'), got {voice!r}")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        if mel is not None and not isinstance(mel, MelConfig):
+            raise TypeError(f"mel must be a MelConfig, got {type(mel).__name__}")
         self.voice = voice
         self.timeout_s = float(timeout_s)
         self.trim_silence = trim_silence
-        self.mel = MelConfig(sampling_rate=int(sampling_rate), n_fft=int(n_fft), win_length=int(n_fft),
-                             hop_length=int(hop_length), n_mels=int(n_mel_channels), fmin=float(fmin), fmax=float(fmax))
+        self.mel = MelConfig() if mel is None else mel  # the vocoder's features (default: Tacotron2's)
         self._spectrogram = None  # the MelSpectrogram of `mel`, built on first use
 
     @property
@@ -100,9 +100,9 @@ class FestivalFrontend:
     def with_mel_settings(self, **settings) -> "FestivalFrontend":
         """A copy computing its mels with other `MelConfig` fields (e.g. n_mels=16 for a 16-channel vocoder;
         win_length follows n_fft)."""
-        mel = dataclasses.replace(self.mel, **settings)
-        return FestivalFrontend(self.voice, self.timeout_s, n_mel_channels=mel.n_mels, sampling_rate=mel.sampling_rate,
-                                hop_length=mel.hop_length, n_fft=mel.n_fft, fmin=mel.fmin, fmax=mel.fmax,
+        if "n_fft" in settings:
+            settings.setdefault("win_length", settings["n_fft"])
+        return FestivalFrontend(self.voice, self.timeout_s, mel=dataclasses.replace(self.mel, **settings),
                                 trim_silence=self.trim_silence)
 
     # ------------------------------------------------------------------ audio

@@ -7,7 +7,7 @@
 
 Front ends: "festival" (`tts.festival.FestivalFrontend`), "tacotron2" (needs `tacotron2=CKPT`), or any object with
 `text_to_mel(text) -> mel [n_mels, frames]` and `n_mel_channels`. Vocoders: a `WaveGlow`, a checkpoint path,
-"griffin-lim", or None: the WaveGlow shipped in `waveglow/assets/waveglow_default/` when there is one, otherwise
+"griffin-lim", any object with `mel_to_audio(mel)` (and `mel`, a MelConfig, for Festival to match it), or None: the WaveGlow shipped in `waveglow/assets/waveglow_default/` when there is one, otherwise
 the Griffin-Lim fallback, which is labelled as such in `vocoder_label` and in the log.
 """
 from __future__ import annotations
@@ -173,6 +173,11 @@ class WaveGlowVocoder:
         self.generator = None  # a torch.Generator set by `reseed`; None: torch's global RNG
 
     @property
+    def mel(self):
+        """The features the model is fed (a MelConfig: its file's "mel", else Tacotron2's at its rate and hop)."""
+        return self.engine.mel
+
+    @property
     def n_mel_channels(self) -> int:
         return self.engine.config.n_mel_channels
 
@@ -267,7 +272,8 @@ class Synthesizer:
     def _build_frontend(self, frontend: Any, tacotron2: Any, prenet_dropout: float, timeout_s: float):
         if isinstance(frontend, str):
             if frontend == "festival":
-                return FestivalFrontend(timeout_s=timeout_s, **self._vocoder_mel_settings())
+                # Festival's mel is computed from audio: in whatever features the vocoder was trained on
+                return FestivalFrontend(timeout_s=timeout_s, mel=getattr(self.vocoder, "mel", None))
             if frontend == "tacotron2":
                 if tacotron2 is None:
                     raise SynthesisError("frontend 'tacotron2' needs a Tacotron2 checkpoint (tacotron2=PATH, "
@@ -278,15 +284,6 @@ class Synthesizer:
             raise SynthesisError(f"frontend must be 'festival', 'tacotron2' or an object with text_to_mel(text), "
                                  f"got {type(frontend).__name__}")
         return frontend
-
-    def _vocoder_mel_settings(self) -> dict[str, int]:
-        # Festival's mel is computed from audio, so it can be made in whatever shape the vocoder was trained on.
-        settings = {}
-        for name in ("n_mel_channels", "sampling_rate", "hop_length"):
-            value = getattr(self.vocoder, name, None)
-            if value is not None:
-                settings[name] = value
-        return settings
 
     def _check_compatible(self) -> None:
         made = getattr(self.frontend, "n_mel_channels", None)

@@ -33,6 +33,8 @@ from waveglow.audio.griffin_lim import (FALLBACK_REASON, GRIFFIN_LIM_MELS, Griff
 from waveglow.audio.mel_adapter import convert_mel
 from waveglow.common.errors import ToolkitError
 from waveglow.common.precision import CHOICES as PRECISION_CHOICES, DTYPES, resolve_precision
+from waveglow.audio.features import MelConfig
+from waveglow.vocoder.checkpoint import default_mel
 from waveglow.vocoder.config import DEFAULT_SIGMA
 from waveglow.vocoder.denoiser import Denoiser
 from waveglow.vocoder.long_form import infer_chunked
@@ -107,11 +109,14 @@ class Vocoder:
 
     is_fallback = False
 
-    def __init__(self, model, device: torch.device, dtype: torch.dtype, source: str = "in-memory model"):
+    def __init__(self, model, device: torch.device, dtype: torch.dtype, source: str = "in-memory model",
+                 mel: MelConfig | None = None):
         self.model = model.to(device=device, dtype=torch.float32).eval()
         self.device, self.dtype = device, dtype
         self.precision = next(name for name, d in DTYPES.items() if d == dtype)
         self.config = model.config
+        #: the features the model is fed (its file's "mel"; for an in-memory model, `default_mel` of its config)
+        self.mel = default_mel(model.config) if mel is None else mel
         self.source = source
         self._denoiser = None
 
@@ -274,7 +279,8 @@ def get_vocoder(checkpoint, device: str | torch.device = "auto", precision: str 
             if key in _PATH_CACHE:
                 _PATH_CACHE.move_to_end(key)
                 return _PATH_CACHE[key]
-            vocoder = Vocoder(load_waveglow(path)[0], device, dtype, source=str(path))
+            model, info = load_waveglow(path)
+            vocoder = Vocoder(model, device, dtype, source=str(path), mel=info.mel)
             _PATH_CACHE[key] = vocoder
             while len(_PATH_CACHE) > _CACHE_SIZE:
                 _PATH_CACHE.popitem(last=False)
