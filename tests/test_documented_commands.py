@@ -187,9 +187,9 @@ QUICK: dict[str, Q] = {
     "python scripts/ship_voice.py --run RUN --data ljspeech-sample --out voices/in_training --max-utterances 8 "
     "--envelope-iterations 8": Q(SHIP_VOICE + " --max-utterances 1 --envelope-iterations 2"),
     "waveglow train --config configs/waveglow_small.json --init-from voices/in_training --data ljspeech-sample "
-    "--out RUN --precision bf16 --spectral-loss 1":
+    "--out RUN --precision bf16 --spectral-loss 1 --lr 3e-4":
         Q("waveglow train --config {tinycfg} --init-from {run} --data {lj} --out {tmp}/run_init --precision bf16 "
-          "--spectral-loss 1 --threads 1 --no-progress --no-eval"),
+          "--spectral-loss 1 --lr 3e-4 --threads 1 --no-progress --no-eval"),
     "python scripts/ship_voice.py --run RUN --data ljspeech-sample --out voices/in_training": Q(SHIP_VOICE),
     "python scripts/device_voice.py pack --data ljspeech-sample":
         Q("python scripts/device_voice.py pack --data {lj} --out {tmp}/device_set --quick"),

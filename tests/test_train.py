@@ -309,9 +309,10 @@ def test_turning_the_average_on_when_resuming_starts_it_from_the_resumed_weights
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         assert train_main(["--data", str(train_clips), "--out", str(run), "--resume", "--no-progress",
-                           "--iterations", "5", "--ema-decay", "0.5"]) == 0
+                           "--iterations", "5", "--ema-decay", "0.5", "--lr", "0.0003"]) == 0
     assert "averaging starts from iteration 3" in out.getvalue()
     at4, at5 = (load_training_checkpoint(run / "checkpoints" / f"ckpt_{i}.pt") for i in (4, 5))
+    assert at5["config"]["train"]["lr"] == 0.0003  # --lr: the fine-tuning learning rate
     assert at5["config"]["train"]["ema_decay"] == 0.5 and (at4["ema"]["updates"], at5["ema"]["updates"]) == (1, 2)
     assert state_equal(at4["ema"]["model"], at4["model"])  # the first update after resuming copies the weights
     decay = 2 / 11  # warmed_up_decay(0.5, 1): the count restarts with the average, not at the resumed iteration

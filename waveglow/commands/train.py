@@ -54,6 +54,8 @@ def add_arguments(parser) -> None:
                         help="per-flow activation checkpointing (override train.memory_efficient)")
     parser.add_argument("--iterations", type=int, help="override train.iterations (total, not additional)")
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
+    parser.add_argument("--lr", type=float, metavar="LR",
+                        help="override train.lr, the peak learning rate (e.g. 3e-4 to fine-tune from --init-from)")
     parser.add_argument("--ema-decay", type=float, metavar="D",
                         help="override train.ema_decay: keep a moving average of the weights (e.g. 0.999), which "
                              "final/ and inference then use; 0 turns it off")
@@ -74,6 +76,8 @@ def _overrides(args) -> dict:
         changes["iterations"] = args.iterations
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
+    if args.lr is not None:
+        changes["lr"] = args.lr
     if args.micro_batches is not None:
         changes["micro_batches"] = args.micro_batches
     if args.ema_decay is not None:
