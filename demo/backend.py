@@ -452,15 +452,26 @@ def require_waveglow(vocoder: VocoderChoice) -> inference.Vocoder:
 
 
 @torch.no_grad()
-def encode(waveglow: inference.Vocoder, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact latent of a recording: (z [1, n_group, T / n_group], mel [n_mel, T / hop]) with
-    `model.infer(mel, sigma=1, z=z)` giving the recording back (T cropped to whole mel frames)."""
+def encode(waveglow: inference.Vocoder, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Exact latent of a recording: (z [1, n_group, T / n_group], mel [n_mel, T / hop], the recording's excitation
+    [1, 2 or 2K, T] or None) with `decode(waveglow, mel, z, 1, excitation)` giving the recording back (T cropped to
+    whole mel frames)."""
     hop = waveglow.mel.hop_length
     n_samples = (audio.size // hop) * hop
-    audio = audio[:n_samples]
-    mel = audio_to_mel(audio, waveglow.mel)
-    z, _ = waveglow.model(torch.from_numpy(audio)[None], mel[None])
-    return z, mel[:, : n_samples // hop]
+    audio = torch.from_numpy(audio[:n_samples])[None]
+    # the frames the decoder is given, cropped before the forward pass: the upsampler's edge sees the same context
+    mel = audio_to_mel(audio[0].numpy(), waveglow.mel)[:, : n_samples // hop]
+    excitation = waveglow.model.excitation_of_audio(audio)
+    z, _ = waveglow.model(audio, mel[None], excitation)
+    return z, mel, excitation
+
+
+@torch.no_grad()
+def decode(waveglow: inference.Vocoder, mel: torch.Tensor, z: torch.Tensor, sigma: float,
+           excitation: torch.Tensor | None) -> np.ndarray:
+    """The flow's exact inverse of a latent (scaled by sigma) under mel [n_mel, F] and a recording's excitation:
+    no envelope projection and no Griffin-Lim excitation, so an encoded recording decodes back to itself."""
+    return waveglow.model.reverse(mel[None], z, sigma, excitation)[0].numpy()
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -479,13 +490,13 @@ def interpolate(path_a: str | None, path_b: str | None, t: float, method: str, v
 
     t = 0 gives recording A back exactly; t = 1 gives B's fine structure (its noise) under A's spectrogram."""
     waveglow = require_waveglow(vocoder)
-    model, rate = waveglow.model, waveglow.mel.sampling_rate
+    rate = waveglow.mel.sampling_rate
     audio_a, audio_b = load_recording(path_a, rate), load_recording(path_b, rate)
     n_samples = min(audio_a.size, audio_b.size)  # crop the audio, not z: the flow is not local in time
-    z_a, mel = encode(waveglow, audio_a[:n_samples])
-    z_b, _ = encode(waveglow, audio_b[:n_samples])
+    z_a, mel, excitation = encode(waveglow, audio_a[:n_samples])
+    z_b, _, _ = encode(waveglow, audio_b[:n_samples])
     z = slerp(z_a, z_b, t) if method == "slerp" else torch.lerp(z_a, z_b, float(t))
-    audio = model.infer(mel, sigma=1.0, z=z)[0].numpy()
+    audio = decode(waveglow, mel, z, 1.0, excitation)
     return Result(clip_audio(audio), rate, mel, f"{method} t={t:g} of A's and B's latents, decoded with A's mel")
 
 
@@ -508,10 +519,12 @@ def sweep_sigma(path: str | None, sigmas_text: str, own_latent: bool, vocoder: V
     waveglow = require_waveglow(vocoder)
     sigmas = sigma_values(sigmas_text)
     model, rate = waveglow.model, waveglow.mel.sampling_rate
-    z, mel = encode(waveglow, load_recording(path, rate))
-    if not own_latent:
+    z, mel, excitation = encode(waveglow, load_recording(path, rate))
+    if own_latent:  # the recording's own latent and excitation: sigma 1 is the recording itself
+        pieces = [clip_audio(decode(waveglow, mel, z, s, excitation)) for s in sigmas]
+    else:  # a seeded draw, voiced as the vocoder voices a mel
         z = model.draw_latent(1, z.shape[2], torch.Generator().manual_seed(0))
-    pieces = [clip_audio(model.infer(mel, sigma=s, z=z, precision=PRECISION)[0].numpy()) for s in sigmas]
+        pieces = [clip_audio(model.infer(mel, sigma=s, z=z, precision=PRECISION)[0].numpy()) for s in sigmas]
     gap = np.zeros(int(gap_s * rate), dtype=np.float32)
     joined = np.concatenate([x for piece in pieces for x in (piece, gap)][:-1])
     source = "the recording's own latent" if own_latent else "a seeded random latent"
