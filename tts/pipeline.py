@@ -7,8 +7,9 @@
 
 Front ends: "festival" (`tts.festival.FestivalFrontend`), "tacotron2" (needs `tacotron2=CKPT`), or any object with
 `text_to_mel(text) -> mel [n_mels, frames]` and `n_mel_channels`. Vocoders: a `WaveGlow`, a checkpoint path,
-"griffin-lim", any object with `mel_to_audio(mel)` (and `mel`, a MelConfig, for Festival to match it), or None: the WaveGlow shipped in `waveglow/assets/waveglow_default/` when there is one, otherwise
-the Griffin-Lim fallback, which is labelled as such in `vocoder_label` and in the log.
+"griffin-lim", any object with `mel_to_audio(mel)` (and `mel`, a MelConfig, for Festival to match it), or None:
+the WaveGlow shipped in `waveglow/assets/waveglow_default/` when there is one, otherwise the Griffin-Lim fallback,
+which is labelled as such in `vocoder_label` and in the log.
 """
 from __future__ import annotations
 
