@@ -518,12 +518,15 @@ def sweep_sigma(path: str | None, sigmas_text: str, own_latent: bool, vocoder: V
     own_latent: scale the recording's exact latent (sigma 1 = the recording itself) instead of a seeded draw."""
     waveglow = require_waveglow(vocoder)
     sigmas = sigma_values(sigmas_text)
-    model, rate = waveglow.model, waveglow.mel.sampling_rate
-    z, mel, excitation = encode(waveglow, load_recording(path, rate))
+    model, rate, hop = waveglow.model, waveglow.mel.sampling_rate, waveglow.mel.hop_length
+    audio = load_recording(path, rate)
     if own_latent:  # the recording's own latent and excitation: sigma 1 is the recording itself
+        z, mel, excitation = encode(waveglow, audio)
         pieces = [clip_audio(decode(waveglow, mel, z, s, excitation)) for s in sigmas]
-    else:  # a seeded draw, voiced as the vocoder voices a mel
-        z = model.draw_latent(1, z.shape[2], torch.Generator().manual_seed(0))
+    else:  # a seeded draw, voiced as the vocoder voices a mel (no forward pass, no pitch tracking of the recording)
+        n_frames = audio.size // hop
+        mel = audio_to_mel(audio[: n_frames * hop], waveglow.mel)[:, :n_frames]
+        z = model.draw_latent(1, n_frames * hop // model.config.n_group, torch.Generator().manual_seed(0))
         pieces = [clip_audio(model.infer(mel, sigma=s, z=z, precision=PRECISION)[0].numpy()) for s in sigmas]
     gap = np.zeros(int(gap_s * rate), dtype=np.float32)
     joined = np.concatenate([x for piece in pieces for x in (piece, gap)][:-1])
