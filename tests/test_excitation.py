@@ -201,6 +201,11 @@ def test_aligned_harmonics_carry_each_harmonics_own_phase_from_the_recording_or_
     assert np.abs(fit - audio[inner]).max() < 0.03
     recurrence = harmonic_basis(torch.from_numpy(aligned[:2])[None], 3)[0].numpy()
     assert np.abs(recurrence[:, inner].T @ np.array([0.3, 0.1, 0.05, 0, 0, 0]) - audio[inner]).max() > 0.1
+    # a harmonic at or above the Nyquist frequency is silent where it would alias: at 300 Hz, 36 x 300 = 10,800 Hz
+    # sounds and 37 x 300 = 11,100 Hz (> 11,025) does not
+    high, _ = tone(np.full(4 * HOP, 300.0))
+    loud = np.abs(excitation(np.full(5, 300.0), 4 * HOP, HOP, RATE, audio=high, harmonics=48)).reshape(48, -1).sum(1)
+    assert (loud[:36] > 0).all() and not loud[36:].any()
 
     # a model with aligned_harmonics: the same shapes, forward derives the 2K rows, inverse stays exact with them,
     # and inference (no recording) aligns them to the mel's Griffin-Lim audio instead

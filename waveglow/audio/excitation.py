@@ -65,7 +65,8 @@ def excitation(f0: np.ndarray, n_samples: int, hop_length: int, rate: int,
     from first_sample on. With the recording `audio` [>= n_samples] of those samples the phase is aligned to its
     fundamental (training); without, it starts at 0. With the recording and harmonics K > 1: [2K, n_samples], rows
     2k, 2k + 1 the sin and cos of harmonic k + 1's own phase, each aligned to the recording like the fundamental (the
-    relative phases of a voice's harmonics wander; this is the training-side view of them)."""
+    relative phases of a voice's harmonics wander; this is the training-side view of them). A harmonic is 0 at the
+    samples where k * F0 reaches the Nyquist frequency (it would alias)."""
     contour, voiced = f0_per_sample(f0, n_samples, hop_length, first_sample)
     phase = 2 * np.pi * np.cumsum(contour) / rate
     rows = [phase]
@@ -76,7 +77,8 @@ def excitation(f0: np.ndarray, n_samples: int, hop_length: int, rate: int,
         window = np.hanning(max(3, round(ALIGN_WINDOW_SECONDS * rate)))
         rows = [phase * k + np.angle(fftconvolve(audio * np.exp(-1j * k * phase), window, mode="same"))
                 for k in range(1, max(1, harmonics) + 1)]
-    return (np.concatenate([np.stack([np.sin(p), np.cos(p)]) for p in rows]) * voiced).astype(np.float32)
+    return np.concatenate([np.stack([np.sin(p), np.cos(p)]) * (voiced & (k * contour < rate / 2))
+                           for k, p in enumerate(rows, 1)]).astype(np.float32)
 
 
 def excitation_of_mel(log_mel: np.ndarray, rate: int, hop_length: int, aligned_harmonics: int = 0) -> np.ndarray:
