@@ -21,9 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from waveglow.audio.griffin_lim import (GRIFFIN_LIM_NAMES, REQUESTED_REASON,  # noqa: F401  (names tts users know)
-                                        GriffinLimVocoder)
-from waveglow.audio.wav_writer import write_wav_atomic  # noqa: F401  (re-exported: tts writes wavs the same way)
+from waveglow.audio.griffin_lim import GriffinLimVocoder
+from waveglow.audio.wav_writer import write_wav_atomic
 from waveglow.common.errors import ToolkitError
 from waveglow.vocoder.config import DEFAULT_SIGMA
 from waveglow.vocoder.inference import VocodeSetupError, get_vocoder, make_generator, resolve_device, select_vocoder
