@@ -783,8 +783,13 @@ def test_loss_flags_override_the_spectral_loss_fields():
 
     from waveglow.commands import train as train_command
 
-    args = argparse.Namespace(spectral_loss=None, mel_loss=2.0, spectral_every=3, adversarial=None)
+    args = argparse.Namespace(spectral_loss=None, mel_loss=2.0, periodicity_loss=None, spectral_every=3,
+                              adversarial=None)
     spectral = train_command._loss_overrides(tiny_config(), args).train.spectral_loss
     assert (spectral.weight, spectral.mel_weight, spectral.every) == (0.0, 2.0, 3) and spectral.enabled
-    unchanged = argparse.Namespace(spectral_loss=None, mel_loss=None, spectral_every=None, adversarial=None)
+    unchanged = argparse.Namespace(spectral_loss=None, mel_loss=None, periodicity_loss=None, spectral_every=None,
+                                   adversarial=None)
     assert train_command._loss_overrides(tiny_config(), unchanged) == tiny_config()
+    periodic = argparse.Namespace(**{**vars(unchanged), "periodicity_loss": 4.0})
+    with pytest.raises(ConfigError, match="excitation_channels"):  # the tiny model has no excitation to read F0 from
+        train_command._loss_overrides(tiny_config(), periodic)

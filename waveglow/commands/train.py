@@ -37,6 +37,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mel-loss", type=float, metavar="W",
                         help="override train.spectral_loss.mel_weight: add W x mean |log-mel difference| of the "
                              "inverse-flow sample and the recording (0: off)")
+    parser.add_argument("--periodicity-loss", type=float, metavar="W",
+                        help="override train.spectral_loss.periodicity_weight: add W x mean |difference| of the "
+                             "sample's and the recording's correlation one F0 period back, over voiced frames "
+                             "(needs a model with an excitation; 0: off)")
     parser.add_argument("--spectral-every", type=int, metavar="K",
                         help="override train.spectral_loss.every: the spectral term on every K-th step")
     parser.add_argument("--adversarial", type=float, metavar="W",
@@ -89,7 +93,8 @@ def _overrides(args) -> dict:
 
 
 def _loss_overrides(config, args):
-    flags = (("spectral_loss", "weight"), ("mel_loss", "mel_weight"), ("spectral_every", "every"))
+    flags = (("spectral_loss", "weight"), ("mel_loss", "mel_weight"), ("periodicity_loss", "periodicity_weight"),
+             ("spectral_every", "every"))
     spectral = {field: getattr(args, flag) for flag, field in flags if getattr(args, flag) is not None}
     if spectral:
         config = config.replace_train(spectral_loss=dataclasses.replace(config.train.spectral_loss, **spectral))

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from waveglow.audio.periodicity import PeriodicityDistance
 from waveglow.audio.stft_distance import MultiResolutionSTFTDistance
 from waveglow.common.atomic import atomic_write
 from waveglow.common.errors import ConfigError, DataError, ToolkitError
@@ -82,6 +83,7 @@ class StepStats:
     stop: bool = False  # some rank was asked to stop (agreed by all ranks through the step's all-reduce)
     spectral_loss: float | None = None  # MR-STFT distance of the inverse-flow sample (rank 0's), on spectral steps
     mel_loss: float | None = None  # mean |log-mel difference| of that sample, on spectral steps with a mel weight
+    periodicity_loss: float | None = None  # mean |r(sample) - r(recording)|, on spectral steps with that weight
     generator_adversarial: float | None = None  # generator loss + weighted feature matching, on adversarial steps
     discriminator_loss: float | None = None
 
@@ -123,6 +125,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, train.schedule, train.lr)
         self.average = WeightAverage(self.model, train.ema_decay) if train.ema_decay else None
         self.stft_distance = MultiResolutionSTFTDistance(sampling_rate=config.model.sampling_rate).to(self.device)
+        self.periodicity_distance = PeriodicityDistance(config.model.sampling_rate, hop=config.model.hop_length)
         # an inverse sample may leave [-1, 1] (the loss pulls it back), so no range check on these features
         self.mel_features = config.mel.mel_spectrogram(check_range=False).to(self.device)
         self.discriminators = self.discriminator_optimizer = None
@@ -330,7 +333,7 @@ class Trainer:
                   "loss": loss, "bits_per_sample": (loss + StandardNormal(sigma).log_normalizer()) / LN2,
                   "grad_norm": last.grad_norm, "lr": last.lr, "samples_per_s": samples / max(seconds, 1e-9)}
         w = self.writer
-        for name in ("spectral_loss", "mel_loss", "generator_adversarial", "discriminator_loss"):
+        for name in ("spectral_loss", "mel_loss", "periodicity_loss", "generator_adversarial", "discriminator_loss"):
             values = [getattr(s, name) for s in window if getattr(s, name) is not None]
             if values:
                 record[name] = sum(values) / len(values)
@@ -407,6 +410,7 @@ class Trainer:
         spectral_step = spectral_config.enabled and self.position.iteration % spectral_config.every == 0
         spectral = torch.zeros((), device=self.device)
         mel_distance = torch.zeros((), device=self.device)
+        periodicity = torch.zeros((), device=self.device)
         adversarial = self.config.train.adversarial
         generator_adversarial = torch.zeros((), device=self.device)
         samples: list[torch.Tensor] = []  # the spectral step's samples, for the discriminators' own step
@@ -437,6 +441,10 @@ class Trainer:
                         chunk_mel = self.mel_distance(sample, audio_chunk) * share
                         objective = objective + spectral_config.mel_weight * chunk_mel
                         mel_distance = mel_distance + chunk_mel.detach()
+                    if spectral_config.periodicity_weight:
+                        chunk_periodicity = self.periodicity_distance(sample, audio_chunk, excitation_chunk) * share
+                        objective = objective + spectral_config.periodicity_weight * chunk_periodicity
+                        periodicity = periodicity + chunk_periodicity.detach()
                     if adversarial.enabled:
                         # the generator's side: the discriminators are only read here (their step comes after), so
                         # the unwrapped module serves; the recording's features are targets, without a graph
@@ -472,6 +480,8 @@ class Trainer:
         return StepStats(iteration, loss_value, norm_value, lr, skipped=overflow, stop=stop,
                          spectral_loss=float(spectral) if spectral_step else None,
                          mel_loss=float(mel_distance) if spectral_step and spectral_config.mel_weight else None,
+                         periodicity_loss=(float(periodicity) if spectral_step and spectral_config.periodicity_weight
+                                           else None),
                          generator_adversarial=float(generator_adversarial) if samples else None,
                          discriminator_loss=discriminator)
 

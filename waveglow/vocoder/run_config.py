@@ -79,22 +79,26 @@ class SpectralLossConfig:
     """Losses on audio sampled through the inverse flow (WG-WaveNet's recipe), added to the likelihood: every
     `every`-th step the batch's mels are vocoded from z ~ N(0, sigma^2) with gradients, and weight * MR-STFT
     distance(sample, recording) + mel_weight * mean |log-mel(sample) - log-mel(recording)| (the model's own mel
-    features, HiFi-GAN's mel term) join the loss. Both weights 0: off (likelihood only, NVIDIA)."""
+    features, HiFi-GAN's mel term) + periodicity_weight * mean |r(sample) - r(recording)| over voiced frames
+    (waveglow.audio.periodicity, the correlation one F0 period back; needs an excitation) join the loss. All weights
+    0: off (likelihood only, NVIDIA)."""
 
     weight: float = 0.0
     every: int = 1
     sigma: float = DEFAULT_SIGMA
     mel_weight: float = 0.0
+    periodicity_weight: float = 0.0
 
     def __post_init__(self):
         _check_number("spectral_loss.weight", self.weight, 0)
         _check_number("spectral_loss.mel_weight", self.mel_weight, 0)
+        _check_number("spectral_loss.periodicity_weight", self.periodicity_weight, 0)
         _check_number("spectral_loss.every", self.every, 1, integer=True)
         _check_number("spectral_loss.sigma", self.sigma, 0, exclusive=True)
 
     @property
     def enabled(self) -> bool:
-        return self.weight > 0 or self.mel_weight > 0
+        return self.weight > 0 or self.mel_weight > 0 or self.periodicity_weight > 0
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,9 @@ class TrainingConfig:
                               f"({m.n_group})")
         if t.segment_length <= mel.n_fft // 2:
             raise ConfigError(f"train.segment_length must exceed data.filter_length // 2 = {mel.n_fft // 2}")
+        if t.spectral_loss.periodicity_weight and not m.excitation_channels:
+            raise ConfigError("train.spectral_loss.periodicity_weight reads F0 from the excitation: it needs "
+                              "model.excitation_channels 2")
 
     @property
     def mel(self) -> MelConfig:
