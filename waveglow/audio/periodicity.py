@@ -53,8 +53,7 @@ def periodicity(audio: torch.Tensor, f0: torch.Tensor, voiced: torch.Tensor, rat
     audio = audio.float()
     n = torch.arange(audio.shape[1], device=audio.device, dtype=torch.float32)
     earlier = n - rate / f0.float().clamp_min(1.0)  # one period back
-    delayed = read_at(audio, earlier)
-    delayed = delayed * voiced
+    delayed = read_at(audio, earlier) * voiced
     current = audio * voiced
 
     def frame_sum(x):
@@ -62,10 +61,9 @@ def periodicity(audio: torch.Tensor, f0: torch.Tensor, voiced: torch.Tensor, rat
 
     cross = frame_sum(current * delayed)
     energy = frame_sum(current * current) * frame_sum(delayed * delayed)
-    all_voiced = frame_sum(voiced.float()) > frame - 0.5
-    # the first period of a voiced run reads before it: frames must also be voiced one period earlier
+    # voiced throughout, and one period earlier too (the first period of a voiced run reads before it)
     early = voiced.gather(1, earlier.round().long().clamp(0, audio.shape[1] - 1)) & (earlier >= 0)
-    all_voiced = all_voiced & (frame_sum((voiced & early).float()) > frame - 0.5)
+    all_voiced = frame_sum((voiced & early).float()) > frame - 0.5
     return cross / torch.sqrt(energy + EPS), all_voiced
 
 
